@@ -1,0 +1,93 @@
+"""Data-layer benchmarks (issue: the Squiggles data layer, section 7).
+
+1. Export of N samples (z, points, label), the original way -- one jitted z -> points call and one Shapely call per
+   sample in a Python loop -- against ours (`squiggles_nb.data.export`), in one process; the ratio per family.
+2. Rasterizer: images/s at 60x60 (and 120x120), batch 1024, forward, and forward+gradient with our VJP and with JAX's
+   autodiff of the naive max of exponentials.
+
+    python bench/data.py                       # defaults: N_ours=200000, N_orig=5000
+    python bench/data.py --n-ours 20000 --n-orig 1000 --quick
+Writes bench/results/data.json.
+"""
+import argparse, shutil, tempfile, time
+from pathlib import Path
+import numpy as np
+import jax, jax.numpy as jnp
+import shapely
+from common import write, best_rate
+from squiggles_nb.generators import get_family
+from squiggles_nb.rasterizer import render, _grid
+from squiggles_nb.data import Dataset, export, split_key, sample_keys, _index_halves
+
+
+def original_export(family, n, out):
+    "The original generator's way: per sample, one jitted call z -> points and one Shapely call, in a Python loop."
+    fam = get_family(family)
+    skey = split_key(fam, "train", 0)
+
+    @jax.jit
+    def one(i):
+        k = jax.random.fold_in(jax.random.fold_in(skey, 0), i)
+        z = fam._sample(k, ())
+        return z, fam.curve(z)
+
+    zs, ps, ls = [], [], []
+    for i in range(n):
+        z, p = one(i)
+        p = np.asarray(p)
+        zs.append(np.asarray(z)); ps.append(p); ls.append(not shapely.LineString(p).is_simple)
+    np.savez(out / "orig.npz", z=np.stack(zs), points=np.stack(ps), label=np.array(ls, np.int32))
+
+
+def bench_export(args):
+    res = {}
+    for family in ("sinenet", "taylor"):
+        tmp = Path(tempfile.mkdtemp())
+        try:
+            original_export(family, 50, tmp)                      # compile
+            t = time.perf_counter(); original_export(family, args.n_orig, tmp); t_orig = time.perf_counter() - t
+            ds = Dataset(family, "train", seed=0)
+            export(ds, 2 * 16384, tmp / "warm", shard_size=16384, progress=False)   # compile
+            t = time.perf_counter(); m = export(ds, args.n_ours, tmp / "ours", shard_size=100_000, progress=False); t_ours = time.perf_counter() - t
+        finally:
+            shutil.rmtree(tmp)
+        r_orig, r_ours = args.n_orig / t_orig, args.n_ours / t_ours
+        res[family] = dict(original_samples_per_s=round(r_orig, 1), ours_samples_per_s=round(r_ours, 1), ratio=round(r_ours / r_orig, 2),
+                           n_original=args.n_orig, n_ours=args.n_ours,
+                           self_intersecting_rate=m["label_counts"]["1"] / args.n_ours)
+        print(f"export {family:8s}: original {r_orig:9.0f} samples/s   ours {r_ours:9.0f} samples/s   ratio {r_ours / r_orig:6.1f}x")
+    return res
+
+
+def bench_render(args):
+    res = {}
+    fam = get_family("sinenet")
+    pts = fam.curve(fam.sample(jax.random.key(0), 1024))
+    for size in (60, 120):
+        g = _grid(size)
+        def naive(p):
+            Xijk = jnp.exp(-size ** 2 * ((g[:, None, None] - p[..., None, None, :, 0]) ** 2 + (g[None, :, None] - p[..., None, None, :, 1]) ** 2))
+            return Xijk.max(-1)
+        w = jax.random.normal(jax.random.key(1), (size, size))
+        fwd_ours = jax.jit(lambda p: render(p, size))
+        fwd_naive = jax.jit(naive)
+        grad_ours = jax.jit(jax.grad(lambda p: jnp.sum(w * render(p, size))))
+        grad_naive = jax.jit(jax.grad(lambda p: jnp.sum(w * naive(p))))
+        r = {name: best_rate(lambda f=f: f(pts).block_until_ready(), len(pts))
+             for name, f in [("forward_ours", fwd_ours), ("forward_naive", fwd_naive), ("grad_ours", grad_ours), ("grad_autodiff_naive", grad_naive)]}
+        res[f"{size}x{size}"] = {k: round(v, 1) for k, v in r.items()}
+        print(f"render {size}x{size} batch 1024: " + ", ".join(f"{k} {v:,.0f} img/s" for k, v in r.items()))
+    return res
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n-ours", type=int, default=200_000)
+    ap.add_argument("--n-orig", type=int, default=5_000)
+    ap.add_argument("--skip-export", action="store_true")
+    ap.add_argument("--skip-render", action="store_true")
+    args = ap.parse_args()
+    payload = dict(targets=dict(export_ratio=dict(sinenet=10, taylor=50), render_60_img_per_s=25_000))
+    if not args.skip_render: payload["render"] = bench_render(args)
+    if not args.skip_export: payload["export"] = bench_export(args)
+    write("data.json", payload)
