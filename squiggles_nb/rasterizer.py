@@ -23,28 +23,40 @@ def _sq_parts(points, size):
 
 @partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _render(points, size):
+    return jnp.exp(-float(size * size) * _min_d2(points, size))
+
+def _min_d2(points, size):
     dx2, dy2 = _sq_parts(points, size)
-    d2 = jnp.min(dx2[..., :, None, :] + dy2[..., None, :, :], axis=-1)    # (..., size, size)
-    return jnp.exp(-float(size * size) * d2)
+    return jnp.min(dx2[..., :, None, :] + dy2[..., None, :, :], axis=-1)    # (..., size, size)
 
 def _render_fwd(points, size):
-    img = _render(points, size)
-    return img, (points, img)
+    m = _min_d2(points, size)
+    return jnp.exp(-float(size * size) * m), (points, m)
+
+def _nearest(points, m, size):
+    "Index of the first point at the minimal squared distance `m` of each pixel, (..., size, size) int32."
+    # Written with arithmetic, not `where(d2 == m)` or argmin, which XLA's CPU backend compiles to slow scalar
+    # loops: d = d2 - m is exactly 0 at the nearest points and at least 2**-149 elsewhere, so
+    # ceil(min(1, d * 2**126)) is exactly 0 or 1, and the min over k of k + K * that is the first nearest point.
+    dx2, dy2 = _sq_parts(points, size)
+    K = points.shape[-2]
+    d = (dx2[..., :, None, :] + dy2[..., None, :, :]) - m[..., None]
+    far = jnp.ceil(jnp.minimum(1., d * jnp.float32(2. ** 126)))
+    k = jnp.min(jnp.arange(K, dtype=jnp.float32) + K * far, axis=-1).astype(jnp.int32)
+    return jnp.minimum(k, K - 1)
 
 def _render_bwd(size, res, g_img):
-    points, img = res
-    dx2, dy2 = _sq_parts(points, size)
-    k = jnp.argmin(dx2[..., :, None, :] + dy2[..., None, :, :], axis=-1)  # nearest point of each pixel
+    points, m = res
     K, grid = points.shape[-2], _grid(size)
-    # d img_ij / d x_k = img_ij * 2 n^2 (g_i - x_k) for k = argmin, likewise for y with g_j
-    c = g_img * img * (2. * size * size)                                  # (..., size, size)
-    onehot = jax.nn.one_hot(k, K, dtype=c.dtype)                          # (..., size, size, K)
-    w = jnp.einsum("...ij,...ijk->...k", c, onehot)
-    wx = jnp.einsum("...ij,...ijk,i->...k", c, onehot, grid)
-    wy = jnp.einsum("...ij,...ijk,j->...k", c, onehot, grid)
-    gx = wx - w * points[..., 0]
-    gy = wy - w * points[..., 1]
-    return (jnp.stack([gx, gy], -1).astype(points.dtype),)
+    k = _nearest(points, m, size)
+    # d img_ij / d x_k = img_ij * 2 n^2 (g_i - x_k) for the nearest k, likewise for y with g_j:
+    # sum c_ij, c_ij g_i and c_ij g_j over the pixels of each point (one segment sum), then combine
+    c = g_img * jnp.exp(-float(size * size) * m) * (2. * size * size)              # (..., size, size)
+    batch = c.shape[:-2]; B = int(np.prod(batch))
+    vals = jnp.stack([c, c * grid[:, None], c * grid[None, :]], -1).reshape(-1, 3)
+    seg = (jnp.arange(B, dtype=jnp.int32).reshape(batch + (1, 1)) * K + k).reshape(-1)
+    W, WX, WY = jnp.moveaxis(jax.ops.segment_sum(vals, seg, B * K).reshape(batch + (K, 3)), -1, 0)
+    return (jnp.stack([WX - W * points[..., 0], WY - W * points[..., 1]], -1).astype(points.dtype),)
 
 _render.defvjp(_render_fwd, _render_bwd)
 
@@ -63,7 +75,7 @@ def render(points, size=60):
         raise ValueError(f"`size` must be an integer >= 2 (60 and 120 are used), got {size}")
     return _render_jit(points.astype(jnp.float32), int(size))
 
-# %% ../nbs/01_rasterizer.ipynb #30a98169
+# %% ../nbs/01_rasterizer.ipynb #685cb670
 def show_images(images, titles=None, ncols=5, size=1.6, axes=None, title=None):
     "Draw images (N, n, n) in X[i, j] layout (i along x) with x to the right and y up."
     images = np.asarray(images)
