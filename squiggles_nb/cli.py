@@ -44,7 +44,219 @@ def _generate(args):
                 seconds=round(time.time() - t, 2))
 
 # %% ../nbs/10_cli.ipynb #a04eb7de
-SUBCOMMANDS = [_add_generate]
+def _nonneg_float(name):
+    def parse(s):
+        try: v = float(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"{name} must be a number, got {s!r}")
+        if not (v >= 0 and v < float("inf")): raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {s}")
+        return v
+    return parse
+
+def _add_train(sub):
+    from squiggles_nb.train import TrainConfig
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a classifier on endless on-device data",
+                       description="Train a model on a Squiggles family; data is generated, labelled and rendered on the device "
+                                   "inside the training step. Defaults are the paper's Table 5 (ResNet-34, batch 512, 129,600 "
+                                   "steps, Adam 4e-4 with cosine decay). Writes config.json, metrics.jsonl and Orbax checkpoints "
+                                   "to --out; --resume continues an interrupted run to the same result.")
+    p.add_argument("--family", choices=["taylor", "sinenet"], default=d.family, help=f"training family (default: {d.family})")
+    p.add_argument("--model", default=d.model, help=f"resnet18 | resnet34 | smallcnn (default: {d.model})")
+    p.add_argument("--resolution", type=_positive_int("--resolution", 2), default=d.resolution, help=f"image size (default: {d.resolution})")
+    p.add_argument("--stem", default=d.stem, help="ResNet stem: standard (7x7 stride 2 + max-pool) or cifar (3x3 stride 1)")
+    p.add_argument("--width", type=_positive_int("--width"), default=None, help="channel width (default: the model's)")
+    p.add_argument("--steps", type=_positive_int("--steps"), default=d.steps, help=f"training steps (default: {d.steps})")
+    p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=d.batch_size, help=f"batch size (default: {d.batch_size})")
+    p.add_argument("--lr", type=_nonneg_float("--lr"), default=d.learning_rate, help=f"initial learning rate (default: {d.learning_rate})")
+    p.add_argument("--noise-sigma", type=_nonneg_float("--noise-sigma"), default=d.noise_sigma, help="Gaussian pixel-noise std (the paper: 0.08; default 0)")
+    p.add_argument("--noise-mode", choices=["fixed", "uniform"], default=d.noise_mode, help="fixed sigma, or sigma ~ U[0, noise-sigma] per image")
+    p.add_argument("--train-pool-size", type=_positive_int("--train-pool-size"), default=None, help="train on a fixed pool of N samples (data-size study)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default=d.dtype, help="bfloat16: mixed precision (for GPUs)")
+    p.add_argument("--seed", type=_positive_int("--seed", 0), default=d.seed, help="initialisation and noise seed")
+    p.add_argument("--data-seed", type=_positive_int("--data-seed", 0), default=d.data_seed, help="dataset seed")
+    p.add_argument("--eval-every", type=_positive_int("--eval-every"), default=d.eval_every, help=f"steps between evaluations (default: {d.eval_every})")
+    p.add_argument("--eval-size", type=_positive_int("--eval-size"), default=d.eval_size, help=f"test samples per evaluation (default: {d.eval_size})")
+    p.add_argument("--checkpoint-every", type=_positive_int("--checkpoint-every"), default=d.checkpoint_every, help=f"steps between checkpoints (default: {d.checkpoint_every})")
+    p.add_argument("--out", type=Path, required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--max-minutes", type=_nonneg_float("--max-minutes"), default=None, help="stop cleanly, with a checkpoint, after M minutes of wall time (compilation included)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+def _train(args):
+    from squiggles_nb.train import TrainConfig, train
+    cfg = TrainConfig(family=args.family, model=args.model, resolution=args.resolution, stem=args.stem, width=args.width,
+                      batch_size=args.batch_size, steps=args.steps, learning_rate=args.lr, seed=args.seed, data_seed=args.data_seed,
+                      noise_sigma=args.noise_sigma, noise_mode=args.noise_mode, train_pool_size=args.train_pool_size,
+                      dtype=args.dtype, eval_every=args.eval_every, eval_size=args.eval_size,
+                      checkpoint_every=args.checkpoint_every, out_dir=str(args.out))
+    res = train(cfg, resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress)
+    return dict(command="train", **{k: v for k, v in res.items() if k != "model"})
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="accuracy and ROC-AUC of a trained model",
+                       description="Evaluate the model in a run directory on N test samples of a family (its own by default: "
+                                   "within distribution; the other: cross distribution, Table 6). Prints one JSON line.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="run directory written by `squiggles train`")
+    p.add_argument("--family", choices=["taylor", "sinenet"], default=None, help="test family (default: the training family)")
+    p.add_argument("--n", type=_positive_int("--n"), default=98_304, help="test samples (default: 98304, the paper's test set)")
+    p.add_argument("--split", choices=["train", "validation", "test"], default="test", help="split (default: test)")
+    p.add_argument("--model", default=None, help="refuse the checkpoint unless it holds this model")
+    p.add_argument("--resolution", type=_positive_int("--resolution", 2), default=None, help="refuse the checkpoint unless it has this resolution")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_evaluate)
+
+def _evaluate(args):
+    from squiggles_nb.train import evaluate_run
+    res = evaluate_run(args.checkpoint, args.family, args.n, split=args.split, model=args.model, resolution=args.resolution,
+                       progress=not args.no_progress)
+    return dict(command="evaluate", **res)
+
+# %% ../nbs/10_cli.ipynb #873dafa1
+def _add_attack(sub):
+    p = sub.add_parser("attack", help="L2 PGD in pixel or latent space, with per-example records",
+                       description="Attack N test samples of the model's family with L2 PGD (100 steps, step eps/25 by default) "
+                                   "in pixel space (images clipped to [0, 1]) or latent space (z -> curve -> image; the true label "
+                                   "is recomputed after the attack). Writes per-example records (index, label, prediction, eps, "
+                                   "adversarial prediction, recomputed label) as JSON lines to --out, chunk by chunk, resumable.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="run directory of the attacked model")
+    p.add_argument("--space", choices=["pixel", "latent"], required=True, help="attack space")
+    p.add_argument("--eps", type=_nonneg_float("--eps"), required=True, help="L2 budget (the paper: 0.01875 .. 4.8)")
+    p.add_argument("--n", type=_positive_int("--n"), default=1024, help="test samples (default: 1024)")
+    p.add_argument("--family", choices=["taylor", "sinenet"], default=None, help="test family (default: the training family)")
+    p.add_argument("--steps", type=_positive_int("--steps"), default=100, help="PGD steps (default: 100)")
+    p.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=256, help="samples per chunk (default: 256)")
+    p.add_argument("--out", type=Path, default=None, help="records file (.jsonl); default: CHECKPOINT/attack-SPACE-EPS.jsonl")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_attack)
+
+def _attack(args):
+    import numpy as np
+    from squiggles_nb.train import load_model, load_config
+    from squiggles_nb.data import Dataset
+    from squiggles_nb.attacks import predict, pixel_attack, latent_attack
+    from squiggles_nb.boundary import records_header, append_records, load_records, _drop_unfinished, make_records
+    cfg = load_config(args.checkpoint)
+    model = load_model(args.checkpoint)
+    ds = Dataset(args.family or cfg.family, "test", cfg.data_seed, cfg.resolution)
+    out = args.out or args.checkpoint / f"attack-{args.space}-{args.eps:g}.jsonl"
+    if out.suffix != ".jsonl": raise ValueError(f"--out must end in .jsonl, got {str(out)!r}")
+    config = dict(kind="attack", checkpoint=str(args.checkpoint), space=args.space, eps=args.eps, steps=args.steps,
+                  family=ds.family.name, n=args.n, chunk_size=args.chunk_size)
+    done = set()
+    if out.exists():
+        _, h = load_records(out)
+        if h["config"] != config: raise ValueError(f"{out} holds records of another attack: {h['config']}; use another --out")
+        done = {c["start"] for c in h.get("chunks", [])}
+        _drop_unfinished(out)
+    starts = range(0, args.n, args.chunk_size)
+    if not args.no_progress:
+        from tqdm.auto import tqdm
+        starts = tqdm(starts, desc=f"attack {args.space} eps={args.eps:g}", unit="chunk")
+    for s in starts:
+        if s in done: continue
+        t0 = time.time(); size = min(args.chunk_size, args.n - s)
+        b = ds.batch(s, size)
+        pred = np.asarray(predict(model, b["image"]))
+        if args.space == "pixel":
+            a = pixel_attack(model, b["image"], b["label"], args.eps, steps=args.steps); adv_label = b["label"]
+        else:
+            a = latent_attack(model, ds.family, b["z"], b["label"], args.eps, resolution=ds.resolution, steps=args.steps)
+            adv_label = a["label"]
+        r = make_records(np.arange(s, s + size), b["label"], pred, np.full(size, np.inf), eps=args.eps,
+                         adv_prediction=np.asarray(a["pred"]), adv_label=np.asarray(adv_label))
+        append_records(out, r, header=records_header(config, seed=cfg.data_seed),
+                       chunk=dict(start=s, n=size, wall_s=time.time() - t0))
+    r, h = load_records(out)
+    clean = r["prediction"] == r["label"]; adv = r["adv_prediction"] == r["adv_label"]
+    return dict(command="attack", out=str(out), space=args.space, eps=args.eps, n=int(len(r["index"])),
+                clean_accuracy=float(clean.mean()), adversarial_accuracy=float(adv.mean()),
+                attack_success_on_correct=float((~adv[clean]).mean()) if clean.any() else None,
+                true_label_flipped=float((r["adv_label"] != r["label"]).mean()), seconds=round(h["wall_s"], 2))
+
+# %% ../nbs/10_cli.ipynb #b795deee
+def _add_boundary(sub):
+    p = sub.add_parser("boundary", help="distance of samples to the true decision boundary in latent space",
+                       description="Section 3 of the Squiggles paper: for each of N test samples, targeted latent PGD with the "
+                                   "navigator model at 9 budgets 0.01875..4.8 (100 steps, step eps/25); the distance is the "
+                                   "smallest budget whose attacked latent has another true label (recomputed), inf if none. "
+                                   "Early stopping; optional bisection (--refine). Records, with the analysed model's prediction, "
+                                   "go to --out as JSON lines, chunk by chunk, resumable.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="run directory of the analysed model")
+    p.add_argument("--navigator", type=Path, required=True, help="run directory of the navigator (the paper: a Taylor model for SineNet)")
+    p.add_argument("--family", choices=["taylor", "sinenet"], default=None, help="test family (default: the analysed model's)")
+    p.add_argument("--n", type=_positive_int("--n"), default=1024, help="test samples (default: 1024)")
+    p.add_argument("--steps", type=_positive_int("--steps"), default=100, help="PGD steps per budget (default: 100)")
+    p.add_argument("--refine", type=_positive_int("--refine", 0), default=0, help="bisection steps after the grid (default: 0)")
+    p.add_argument("--attack", choices=["none", "latent", "pixel"], default="none", help="also attack the model (Fig. 8 b, c)")
+    p.add_argument("--attack-eps", type=_nonneg_float("--attack-eps"), default=0.075, help="budget of that attack (default: 0.075)")
+    p.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=1024, help="samples per chunk (default: 1024)")
+    p.add_argument("--out", type=Path, default=None, help="records file (.jsonl); default: CHECKPOINT/boundary-FAMILY.jsonl")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_boundary)
+
+def _boundary(args):
+    import numpy as np
+    from squiggles_nb.train import load_model, load_config
+    from squiggles_nb.data import Dataset
+    from squiggles_nb.boundary import boundary_records
+    cfg, ncfg = load_config(args.checkpoint), load_config(args.navigator)
+    model, nav = load_model(args.checkpoint), load_model(args.navigator)
+    if ncfg.resolution != cfg.resolution:
+        raise ValueError(f"--navigator has resolution {ncfg.resolution}, the analysed model {cfg.resolution}: they must match")
+    ds = Dataset(args.family or cfg.family, "test", cfg.data_seed, cfg.resolution)
+    out = args.out or args.checkpoint / f"boundary-{ds.family.name}.jsonl"
+    r, h = boundary_records(model, nav, ds, args.n, attack=None if args.attack == "none" else args.attack,
+                            attack_eps=args.attack_eps, steps=args.steps, refine=args.refine, chunk_size=args.chunk_size,
+                            out=out, meta=dict(checkpoint=str(args.checkpoint), navigator=str(args.navigator)),
+                            progress=not args.no_progress)
+    d = r["distance"]
+    return dict(command="boundary", out=str(out), n=int(len(d)), family=ds.family.name,
+                median_distance=float(np.median(d)), fraction_within_0_01875=float((d <= 0.01875).mean()),
+                fraction_inf=float(np.isinf(d).mean()), clean_accuracy=float((r["prediction"] == r["label"]).mean()))
+
+# %% ../nbs/10_cli.ipynb #d6f71f39
+def _add_noise(sub):
+    p = sub.add_parser("noise", help="error rates in Gaussian noise, sigma at an error rate, nearest errors, the bound",
+                       description="The test-error-in-noise analysis on N test images of the model's family: per image the "
+                                   "error rate in noise at --sigma (with a 95% interval), the sigma at error rate --mu, the "
+                                   "nearest error found by PGD, the linear-model prediction -sigma*Phi^-1(mu) and the "
+                                   "isoperimetric bound. Writes the records as .npz (no pickle) with a JSON header.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="run directory of the model")
+    p.add_argument("--sigma", type=_nonneg_float("--sigma"), default=0.08, help="noise standard deviation (default: 0.08)")
+    p.add_argument("--mu", type=_nonneg_float("--mu"), default=0.01, help="error rate for sigma(x, mu) (default: 0.01)")
+    p.add_argument("--n", type=_positive_int("--n"), default=100, help="test images (default: 100)")
+    p.add_argument("--draws", type=_positive_int("--draws"), default=1000, help="noise draws per image (default: 1000)")
+    p.add_argument("--steps", type=_positive_int("--steps"), default=100, help="PGD steps for the nearest error (default: 100)")
+    p.add_argument("--family", choices=["taylor", "sinenet"], default=None, help="test family (default: the training family)")
+    p.add_argument("--seed", type=_positive_int("--seed", 0), default=0, help="noise seed (default: 0)")
+    p.add_argument("--out", type=Path, default=None, help="records file (.npz); default: CHECKPOINT/noise-SIGMA.npz")
+    p.set_defaults(func=_noise)
+
+def _noise(args):
+    import json as _json, numpy as np, jax, squiggles_nb
+    from squiggles_nb.train import load_model, load_config
+    from squiggles_nb.data import Dataset, device_info
+    from squiggles_nb.isoperimetric import noise_analysis
+    if not 0 < args.mu < 0.5: raise ValueError(f"--mu must be in (0, 0.5), got {args.mu}")
+    cfg = load_config(args.checkpoint); model = load_model(args.checkpoint)
+    ds = Dataset(args.family or cfg.family, "test", cfg.data_seed, cfg.resolution)
+    out = args.out or args.checkpoint / f"noise-{args.sigma:g}.npz"
+    if out.suffix != ".npz": raise ValueError(f"--out must end in .npz, got {str(out)!r}")
+    t0 = time.time(); b = ds.batch(0, args.n)
+    rec = noise_analysis(model, b["image"], b["label"], jax.random.key(args.seed), sigma=args.sigma, mu=args.mu, n=args.draws,
+                         steps=args.steps)
+    header = dict(format="squiggles_nb.noise_records/1", config=dict(checkpoint=str(args.checkpoint), family=ds.family.name,
+                  sigma=args.sigma, mu=args.mu, n=args.n, draws=args.draws, steps=args.steps, seed=args.seed),
+                  version=squiggles_nb.__version__, jax=jax.__version__, device=device_info(), wall_s=round(time.time() - t0, 2))
+    np.savez(out, header=np.array(_json.dumps(header)), index=np.arange(args.n), label=np.asarray(b["label"]), **rec)
+    fin = np.isfinite(rec["sigma_at_mu"])
+    return dict(command="noise", out=str(out), n=args.n, sigma=args.sigma, mean_error_rate=float(np.mean(rec["error_rate"])),
+                median_sigma_at_mu=float(np.median(rec["sigma_at_mu"][fin])) if fin.any() else None,
+                median_nearest_error=float(np.median(rec["nearest_error"])), seconds=header["wall_s"])
+
+# %% ../nbs/10_cli.ipynb #2fd08fa1
+SUBCOMMANDS = [_add_generate, _add_train, _add_evaluate, _add_attack, _add_boundary, _add_noise]
 
 def parser():
     "The `squiggles` argument parser."

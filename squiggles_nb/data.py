@@ -19,12 +19,13 @@ from .rasterizer import render
 from .labeler import label
 
 # %% auto #0
-__all__ = ['SPLITS', 'FAMILY_CODES', 'CHUNK', 'MAX_INDEX', 'MANIFEST', 'FORMAT', 'split_key', 'sample_keys', 'Dataset',
-           'wilson_interval', 'label_rate', 'device_info', 'export', 'load']
+__all__ = ['SPLITS', 'FAMILY_CODES', 'LABELERS', 'CHUNK', 'MAX_INDEX', 'MANIFEST', 'FORMAT', 'split_key', 'sample_keys',
+           'Dataset', 'wilson_interval', 'label_rate', 'device_info', 'export', 'load']
 
 # %% ../nbs/03_data.ipynb #d7dbf9cb
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 FAMILY_CODES = {"taylor": 1, "sinenet": 2}
+LABELERS = ("auto", "jax", "shapely")   # all exact and identical; they differ in speed and in host callbacks
 CHUNK = 256         # samples per compiled chunk: fixed, so a sample's bits never depend on the request
 MAX_INDEX = 2 ** 64 # indices are 64-bit (two 32-bit halves)
 
@@ -72,22 +73,23 @@ class Dataset:
     @property
     def key(self): return split_key(self.family, self.split, self.seed)
 
-    def _chunk(self, hi, lo, images=True):
+    def _chunk(self, hi, lo, images=True, labeler="auto"):
         "One chunk of CHUNK samples from index halves (CHUNK,) each: the only place samples are made."
         fam = self.family
         z = jax.vmap(lambda k: fam._sample(k, ()))(sample_keys(self.key, hi, lo))
         points = fam.curve(z)
-        out = dict(z=z, points=points, label=label(points).astype(jnp.int32))
+        out = dict(z=z, points=points, label=label(points, backend=labeler).astype(jnp.int32))
         if images: out["image"] = render(points, self.resolution)
         return out
 
-    def make_batch_fn(self, size, images=True):
-        "A jit-able f(start) -> dict of `size` samples from index `start` (a uint32 scalar, or a (hi, lo) pair of uint32 for indices >= 2**32). Use inside a jitted training step."
+    def make_batch_fn(self, size, images=True, labeler="auto"):
+        "A jit-able f(start) -> dict of `size` samples from index `start` (a uint32 scalar, or a (hi, lo) pair of uint32 for indices >= 2**32). Use inside a jitted training step; `labeler='jax'` avoids host callbacks (e.g. under multi-device sharding)."
         if int(size) != size or size < 1: raise ValueError(f"`size` must be a positive integer, got {size}")
+        if labeler not in LABELERS: raise ValueError(f"`labeler` must be one of {LABELERS}, got {labeler!r}")
         size = int(size); n_chunks = -(-size // CHUNK)
         def f(start):
             hi, lo = _index_halves(start, n_chunks * CHUNK)
-            out = lax.map(lambda hl: self._chunk(*hl, images=images), (hi.reshape(n_chunks, CHUNK), lo.reshape(n_chunks, CHUNK)))
+            out = lax.map(lambda hl: self._chunk(*hl, images=images, labeler=labeler), (hi.reshape(n_chunks, CHUNK), lo.reshape(n_chunks, CHUNK)))
             return {k: v.reshape((n_chunks * CHUNK,) + v.shape[2:])[:size] for k, v in out.items()}
         return f
 
