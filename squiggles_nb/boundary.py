@@ -63,8 +63,9 @@ def _check_int(name, v, lo):
 
 class _Runner:
     "Runs batches of targeted PGD jobs (sample, eps) in a few fixed shapes and labels the results."
-    def __init__(self, latent_fn, label_fn, z, target, steps, batch_size, min_batch):
+    def __init__(self, latent_fn, label_fn, z, target, steps, batch_size, min_batch, step_ratio=25):
         self.latent_fn, self.label_fn, self.z, self.target, self.steps = latent_fn, label_fn, z, target, steps
+        self.step_ratio = step_ratio
         self.sizes = _buckets(batch_size, min_batch)
         self.passes = self.padded = 0
 
@@ -75,23 +76,25 @@ class _Runner:
         pad = np.concatenate([idx, np.full(size - m, idx[0])]).astype(np.int64)
         e = np.concatenate([eps, np.full(size - m, eps[0])]).astype(np.float32)
         z_adv = pgd_l2(self.latent_fn, jnp.asarray(self.z[pad]), jnp.asarray(self.target[pad]), jnp.asarray(e),
-                       steps=self.steps, targeted=True)
+                       steps=self.steps, step_size=jnp.asarray(e) / self.step_ratio, targeted=True)
         lab = self.label_fn(z_adv)
         self.passes += m * self.steps; self.padded += (size - m) * self.steps
         return np.asarray(z_adv)[:m], np.asarray(lab).astype(np.int32)[:m]
 
 # %% ../nbs/07_boundary.ipynb #b77f5fc9
-def boundary_search(latent_fn, label_fn, z, eps_grid=PAPER_EPS, steps=100, *, early_stop=True, refine=0,
+def boundary_search(latent_fn, label_fn, z, eps_grid=PAPER_EPS, steps=100, *, step_ratio=25, early_stop=True, refine=0,
                     batch_size=256, min_batch=None, progress=False) -> dict:
     """Upper bounds on the latent L2 distance of each `z` (n, d) to the true decision boundary (binary labels).
 
-    `latent_fn(z) -> logits` navigates (targeted L2 PGD towards `1 - label`, `steps` iterations of eps/25);
+    `latent_fn(z) -> logits` navigates (targeted L2 PGD towards `1 - label`, `steps` iterations of eps/`step_ratio`);
     `label_fn(z) -> labels` is the ground truth. For each sample the estimate is the smallest eps of `eps_grid`
     whose attacked latent has another true label (inf if none); `early_stop` skips the larger eps of a sample once
     it flipped; `refine` bisection steps tighten it. Returns a dict of numpy arrays (see the notebook) and counts."""
     t0 = time.perf_counter()
     grid = check_eps_grid(eps_grid)
     steps = _check_int("steps", steps, 1)
+    if not (isinstance(step_ratio, (int, float)) and not isinstance(step_ratio, bool) and 0 < step_ratio < np.inf):
+        raise ValueError(f"step_ratio must be a finite number > 0 (step size eps/step_ratio), got {step_ratio!r}")
     refine = _check_int("refine", refine, 0)
     batch_size = _check_int("batch_size", batch_size, 1)
     min_batch = max(1, batch_size // 8) if min_batch is None else _check_int("min_batch", min_batch, 1)
@@ -106,7 +109,7 @@ def boundary_search(latent_fn, label_fn, z, eps_grid=PAPER_EPS, steps=100, *, ea
                             for i in range(0, n, batch_size)]) if n else np.zeros(0, np.int32)
     if not np.all((label == 0) | (label == 1)): raise ValueError(f"label_fn must return binary labels 0/1, got {np.unique(label)}")
     target = (1 - label).astype(np.int32)
-    run = _Runner(_as_traced(latent_fn), label_fn, z, target, steps, batch_size, min_batch)
+    run = _Runner(_as_traced(latent_fn), label_fn, z, target, steps, batch_size, min_batch, step_ratio)
 
     level = np.zeros(n, np.int64)                        # next grid level to try
     tried, flipped = np.zeros((n, K), bool), np.zeros((n, K), bool)
@@ -152,12 +155,13 @@ def boundary_search(latent_fn, label_fn, z, eps_grid=PAPER_EPS, steps=100, *, ea
                 passes=int(run.passes), grid_passes=int(grid_passes), refine_passes=int(run.passes - grid_passes),
                 full_sweep_passes=int(n * K * steps), padded_passes=int(run.padded), wall_s=time.perf_counter() - t0)
 
-# %% ../nbs/07_boundary.ipynb #8a5abac6
-def boundary_distance(family, z, navigator, eps_grid=PAPER_EPS, steps=100, *, resolution=None, early_stop=True,
+# %% ../nbs/07_boundary.ipynb #f4bec370
+def boundary_distance(family, z, navigator, eps_grid=PAPER_EPS, steps=100, *, step_ratio=25, resolution=None, early_stop=True,
                       refine=0, batch_size=256, min_batch=None, progress=False) -> dict:
     """Section 3: upper bounds on the latent-space L2 distance of latents `z` (n, family.latent_dim) to the true
     decision boundary, by targeted latent PGD with `navigator` (any model images -> logits, e.g. Taylor-trained for
-    SineNet latents) at each eps of `eps_grid`, step eps/25, labels recomputed by the labeler. See `boundary_search`."""
+    SineNet latents) at each eps of `eps_grid`, step eps/`step_ratio` (the paper: 25), labels recomputed by the labeler.
+    See `boundary_search`."""
     if not hasattr(family, "curve") or not hasattr(family, "latent_dim"):
         raise TypeError(f"family must be a curve family (generators.Taylor/SineNet), got {type(family).__name__}")
     z = np.asarray(z, dtype=np.float32)
@@ -167,12 +171,12 @@ def boundary_distance(family, z, navigator, eps_grid=PAPER_EPS, steps=100, *, re
     resolution = getattr(navigator, "resolution", 60) if resolution is None else _check_int("resolution", resolution, 2)
     latent_fn = latent_classifier(_as_traced(navigator), family, resolution)
     label_fn = jax.tree_util.Partial(ground_truth, family)
-    out = boundary_search(latent_fn, label_fn, z, eps_grid, steps, early_stop=early_stop, refine=refine,
+    out = boundary_search(latent_fn, label_fn, z, eps_grid, steps, step_ratio=step_ratio, early_stop=early_stop, refine=refine,
                           batch_size=batch_size, min_batch=min_batch, progress=progress)
     out["resolution"] = int(resolution)
     return out
 
-# %% ../nbs/07_boundary.ipynb #b0f4493b
+# %% ../nbs/07_boundary.ipynb #a2e68a79
 RECORD_FIELDS = {"index": np.int64, "label": np.int32, "prediction": np.int32, "eps": np.float64,
                  "adv_prediction": np.int32, "adv_label": np.int32, "distance": np.float64,
                  "grid_distance": np.float64, "norm": np.float64}
@@ -207,7 +211,7 @@ def error_groups(records) -> dict:
     adversarial = attacked & correct & (r["adv_label"] == r["label"]) & (r["adv_prediction"] != r["adv_label"])
     return dict(all=np.ones_like(correct), misclassified=~correct, adversarial=adversarial)
 
-# %% ../nbs/07_boundary.ipynb #fd067262
+# %% ../nbs/07_boundary.ipynb #0e52693e
 RECORDS_FORMAT = "squiggles_nb.boundary_records/1"
 
 def versions() -> dict:
@@ -292,7 +296,7 @@ def load_records(path) -> tuple[dict, dict]:
         header = dict(header, chunks=chunks, wall_s=float(sum(c.get("wall_s", 0.0) for c in chunks)))
     return records, header
 
-# %% ../nbs/07_boundary.ipynb #2e1d6980
+# %% ../nbs/07_boundary.ipynb #955b3267
 ATTACKS = (None, "latent", "pixel")
 
 def boundary_records(model, navigator, dataset: Dataset, n: int, *, start: int = 0, attack=None, attack_eps=0.075,
@@ -356,7 +360,7 @@ def boundary_records(model, navigator, dataset: Dataset, n: int, *, start: int =
     records = {k: np.concatenate([p[k] for p in parts]) for k in RECORD_FIELDS}
     return records, header
 
-# %% ../nbs/07_boundary.ipynb #a3cd8daa
+# %% ../nbs/07_boundary.ipynb #1987c707
 def distance_cdf(distance, x) -> np.ndarray:
     "Fraction of `distance` values <= each value of `x` (inf never counts)."
     d = np.sort(np.asarray(distance, np.float64))
@@ -383,7 +387,7 @@ def plot_distance_cdf(groups: dict, eps_grid=PAPER_EPS, ax=None, title=None):
     if new: ax.figure.tight_layout()
     return ax
 
-# %% ../nbs/07_boundary.ipynb #d6c08aa0
+# %% ../nbs/07_boundary.ipynb #3daa4de1
 def latent_strip(model, family, z, label, eps_values, *, resolution=None, steps=100) -> dict:
     "Latent PGD on one latent `z` (latent_dim,) with true `label` at each of `eps_values`: dict(eps, z_adv, label, pred, image)."
     eps = np.asarray(eps_values, np.float32)
@@ -422,7 +426,7 @@ def plot_gallery(images, titles=None, ncols=5, suptitle=None, colors=None):
     if suptitle: fig.suptitle(suptitle, fontsize=9)
     return fig
 
-# %% ../nbs/07_boundary.ipynb #3daa4de1
+# %% ../nbs/07_boundary.ipynb #57043f4a
 def plot_attack_vectors(x, x_adv, titles=None, axes=None):
     "Rows of (original, attacked, attack vector) for images `x`, `x_adv` (n, H, W); Fig. 11, 25, 26."
     import matplotlib.pyplot as plt

@@ -331,12 +331,14 @@ def plot_optimal_curves(sigmas=(0.02, 0.04, 0.08, 0.16, 0.32), dims=(("60x60", 3
 
 # %% ../nbs/08_isoperimetric.ipynb #bef330d9
 def noise_analysis(fn, x, y, key, *, sigma=0.08, mu=0.01, n=1000, eps_grid=EPS_GRID, steps=100, refine=6,
-                   n_noisy=0, noisy_steps=200, noisy_refine=None, rtol=0.01, batch_size=4096):
-    "Per-image records of the noise paper's quantities for classifier `fn` on images x, labels y (dict of NumPy arrays)."
+                   n_noisy=0, noisy_steps=200, noisy_refine=None, rtol=0.01, step_size_ratio=25, batch_size=4096):
+    """Per-image records of the noise paper's quantities for classifier `fn` on images x, labels y (dict of NumPy arrays).
+
+    PGD searches take `steps` (`noisy_steps` for the noisy copies) of eps/`step_size_ratio` per budget."""
     k1, k2, k3 = jax.random.split(key, 3)
     er = error_rate_in_noise(fn, x, y, sigma, k1, n, batch_size=batch_size)
     sa = sigma_at_error_rate(fn, x, y, k2, mu=mu, n=n, rtol=rtol, batch_size=batch_size)
-    ne = nearest_error_distance(fn, x, y, eps_grid, steps=steps, refine=refine)
+    ne = nearest_error_distance(fn, x, y, eps_grid, steps=steps, refine=refine, step_size_ratio=step_size_ratio)
     rec = dict(sigma=np.full(len(er["rate"]), float(sigma)), error_rate=er["rate"], error_rate_low=er["low"],
                error_rate_high=er["high"], mu=np.full(len(er["rate"]), float(mu)), sigma_at_mu=sa["sigma"],
                nearest_error=ne["distance"],
@@ -346,7 +348,8 @@ def noise_analysis(fn, x, y, key, *, sigma=0.08, mu=0.01, n=1000, eps_grid=EPS_G
                grad_passes_nearest=np.full(len(er["rate"]), ne["grad_passes"] // len(er["rate"])))
     if n_noisy:
         mn = median_noisy_distance(fn, x, y, sigma, k3, n_noisy=n_noisy, steps=noisy_steps, eps_grid=eps_grid,
-                                   refine=refine if noisy_refine is None else noisy_refine, batch_size=batch_size)
+                                   refine=refine if noisy_refine is None else noisy_refine, step_size_ratio=step_size_ratio,
+                                   batch_size=batch_size)
         rec["median_noisy_distance"] = mn["median"]
         rec["grad_passes_median"] = np.full(len(er["rate"]), mn["grad_passes"] // len(er["rate"]))
     return rec
