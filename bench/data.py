@@ -6,20 +6,26 @@
    our cheaper SineNet formula, which separates the gain of batching from the gain of the formula.
 2. Rasterizer: images/s at 60x60 (and 120x120), batch 1024, forward, and forward+gradient with our VJP and with JAX's
    autodiff of the naive max of exponentials.
+3. With --profile: where the export's time goes, per family, in ms per 16,384 samples, each step timed alone (best of 3):
+   keys and z; the generator, and the same recompiled without the optimization barrier on z; Dataset.batch with its in-graph Shapely labels (the old export path); Shapely's
+   labels and our host labels (monotone curves skip Shapely) on one thread; np.savez, sha256 and fsync of the shard.
 
     python bench/data.py                       # defaults: N_ours=200000, N_orig=5000
-    python bench/data.py --n-ours 20000 --n-orig 1000 --quick
+    python bench/data.py --n-ours 100000 --n-orig 3000 --skip-render --profile
 Writes bench/results/data.json.
 """
-import argparse, shutil, tempfile, time
+import argparse, hashlib, io, os, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
 import jax, jax.numpy as jnp
+from jax import lax
 import shapely
 from common import write, best_rate
 from squiggles_nb.generators import get_family, normalize
 from squiggles_nb.rasterizer import render, _grid
-from squiggles_nb.data import Dataset, export, split_key, sample_keys, _index_halves
+from squiggles_nb.labeler import self_intersects_shapely
+from squiggles_nb.data import (Dataset, export, split_key, sample_keys, _index_halves, _generate, _host_labels, _sha256, _fsync,
+                               CHUNK, EXPORT_BLOCK)
 
 
 def naive_curve(fam, z):
@@ -60,6 +66,7 @@ def bench_export(args):
     res = {}
     for family in ("sinenet", "taylor"):
         tmp = Path(tempfile.mkdtemp())
+        load0 = os.getloadavg()
         try:
             original_export(family, 50, tmp)                      # compile
             t = time.perf_counter(); original_export(family, args.n_orig, tmp); t_orig = time.perf_counter() - t
@@ -74,9 +81,67 @@ def bench_export(args):
         res[family] = dict(original_samples_per_s=round(r_orig, 1), ours_samples_per_s=round(r_ours, 1), ratio=round(r_ours / r_orig, 2),
                            loop_with_our_formula_samples_per_s=round(r_loop, 1), ratio_vs_loop_with_our_formula=round(r_ours / r_loop, 2),
                            n_original=args.n_orig, n_ours=args.n_ours,
-                           self_intersecting_rate=m["label_counts"]["1"] / args.n_ours)
+                           self_intersecting_rate=m["label_counts"]["1"] / args.n_ours,
+                           load_average_before_after=[round(load0[0], 2), round(os.getloadavg()[0], 2)])
         print(f"export {family:8s}: original {r_orig:9.0f} samples/s   ours {r_ours:9.0f} samples/s   ratio {r_ours / r_orig:6.1f}x"
               f"   (a per-sample loop with our formula: {r_loop:7.0f} samples/s, ratio {r_ours / r_loop:5.1f}x)")
+    return res
+
+
+def _best_ms(fn, repeats=3):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
+    return round(best * 1e3, 1)
+
+
+def _chunk_without_barrier(self, hi, lo, images=True, labeler="auto"):
+    "Dataset._chunk as it was before the optimization barrier on z (same bits; XLA recomputes z inside each fused consumer)."
+    from squiggles_nb.labeler import label
+    fam = self.family
+    z = jax.vmap(lambda k: fam._sample(k, ()))(sample_keys(self.key, hi, lo))
+    points = fam.curve(z)
+    out = dict(z=z, points=points)
+    if labeler is not None: out["label"] = label(points, backend=labeler).astype(jnp.int32)
+    return out
+
+
+def bench_profile(args, n=16384):
+    "Where export time goes: each step alone, ms per `n` samples (best of 3), training split, seed 0."
+    import squiggles_nb.data as D
+    res = {}
+    for family in ("sinenet", "taylor"):
+        ds = Dataset(family, "train", seed=0); fam = ds.family; nc = n // CHUNK
+        hi, lo = _index_halves(jnp.uint32(0), n)
+        keys_z = jax.jit(lambda hi, lo: lax.map(lambda hl: jax.vmap(lambda k: fam._sample(k, ()))(sample_keys(ds.key, *hl)),
+                                                 (hi.reshape(nc, CHUNK), lo.reshape(nc, CHUNK))))
+        gen = lambda: [None for _ in _generate(ds, 0, n)]
+        r = {"keys and z": _best_ms(lambda: keys_z(hi, lo).block_until_ready()),
+             f"generator: keys, z, points (blocks of {EXPORT_BLOCK}, no labels)": _best_ms(gen)}
+        def variant(name, patch, undo):                 # the generator as it was, recompiled with one change undone
+            D._batch_fn.cache_clear(); jax.clear_caches(); patch()
+            try: r[name] = _best_ms(gen)
+            finally: undo(); D._batch_fn.cache_clear(); jax.clear_caches()
+        chunk = D.Dataset._chunk
+        variant("  the same without the barrier on z (z recomputed in fused consumers)",
+                lambda: setattr(D.Dataset, "_chunk", _chunk_without_barrier), lambda: setattr(D.Dataset, "_chunk", chunk))
+        r["Dataset.batch(images=False) in blocks of 16384: labels by a Shapely callback per chunk"] = _best_ms(
+            lambda: jax.block_until_ready(ds.batch(0, n, images=False)))
+        z = np.concatenate([z for z, _ in _generate(ds, 0, n)]); pts = np.concatenate([p for _, p in _generate(ds, 0, n)])
+        r["labels, Shapely (1 thread)"] = _best_ms(lambda: self_intersects_shapely(pts))
+        r["labels, host: monotone curves skip Shapely (1 thread)"] = _best_ms(lambda: _host_labels(pts))
+        lab = _host_labels(pts)
+        f = Path(tempfile.mkdtemp()) / "x.npz"
+        r["np.savez (uncompressed)"] = _best_ms(lambda: np.savez(f, z=z, points=pts, label=lab))
+        r["sha256 of the file"] = _best_ms(lambda: _sha256(f))
+        def rewrite_fsync():
+            np.savez(f, z=z, points=pts, label=lab); t = time.perf_counter(); _fsync(f); return time.perf_counter() - t
+        rewrite_fsync(); r["fsync of the file"] = round(min(rewrite_fsync() for _ in range(3)) * 1e3, 1)
+        shutil.rmtree(f.parent)
+        res[family] = dict(samples=n, ms=r, load_average=round(os.getloadavg()[0], 2))
+        print(f"profile {family} (ms per {n} samples, each step alone, best of 3):")
+        for k, v in r.items(): print(f"   {v:8.1f}  {k}")
     return res
 
 
@@ -107,8 +172,10 @@ if __name__ == "__main__":
     ap.add_argument("--n-orig", type=int, default=5_000)
     ap.add_argument("--skip-export", action="store_true")
     ap.add_argument("--skip-render", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="also time each step of the export alone (writes 'profile')")
     args = ap.parse_args()
     payload = dict(targets=dict(export_ratio=dict(sinenet=10, taylor=50), render_60_img_per_s=25_000))
     if not args.skip_render: payload["render"] = bench_render(args)
     if not args.skip_export: payload["export"] = bench_export(args)
+    if args.profile: payload["profile"] = bench_profile(args)
     write("data.json", payload)
