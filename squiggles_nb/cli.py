@@ -256,7 +256,40 @@ def _noise(args):
                 median_nearest_error=float(np.median(rec["nearest_error"])), seconds=header["wall_s"])
 
 # %% ../nbs/10_cli.ipynb #2fd08fa1
-SUBCOMMANDS = [_add_generate, _add_train, _add_evaluate, _add_attack, _add_boundary, _add_noise]
+def _add_reproduce(sub):
+    p = sub.add_parser("reproduce", help="run every table and figure of both papers and write the report",
+                       description="The main job: generate and label data, train clean and noise-trained models of both "
+                                   "families, evaluate them within and across distributions, attack them in pixel and latent "
+                                   "space, estimate boundary distances and run the noise analysis; then write OUT/report.md "
+                                   "(tables 'paper vs ours' and figures), OUT/results.json and OUT/figures/*.png, all rebuilt "
+                                   "from the per-example records in OUT/records/. Rerunning resumes: finished steps are "
+                                   "skipped and an interrupted training continues from its checkpoint.")
+    p.add_argument("--preset", choices=["quick", "paper"], default="quick",
+                   help="quick: small CNNs and a few hundred samples per analysis, about 20 minutes on a 2-core CPU; "
+                        "paper: the papers' settings (ResNet-34, 129,600 steps of 512, 98,304 test samples), for a GPU")
+    p.add_argument("--out", type=Path, default=Path("results"), help="run directory (default: results)")
+    p.add_argument("--experiments", default=None,
+                   help="comma-separated experiment names to run (default: all; see --list), e.g. table4,fig10")
+    p.add_argument("--list", action="store_true", help="print the experiments and the steps each needs, and exit")
+    p.add_argument("--report-only", action="store_true", help="rebuild the report from the records in --out; run nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or step lines (on stderr)")
+    p.set_defaults(func=_reproduce)
+
+def _reproduce(args):
+    from squiggles_nb.experiments import EXPERIMENTS, reproduce, report, needed_steps
+    if args.list:
+        return dict(command="reproduce", preset=args.preset, experiments={
+            n: dict(title=e.title, source=e.source, steps=needed_steps(args.preset, [n])) for n, e in EXPERIMENTS.items()})
+    t0 = time.time()
+    if args.report_only: doc = report(args.out, args.experiments)
+    else: doc = reproduce(args.preset, args.out, args.experiments, progress=not args.no_progress)
+    return dict(command="reproduce", preset=doc["preset"]["name"], out=str(args.out), report=str(args.out / "report.md"),
+                results=str(args.out / "results.json"), experiments=sorted(doc["experiments"]), not_run=sorted(doc["not_run"]),
+                steps_run=sum(not e["skipped"] for e in doc["log"]), steps_skipped=sum(e["skipped"] for e in doc["log"]),
+                seconds=round(time.time() - t0, 1))
+
+# %% ../nbs/10_cli.ipynb #7c741601
+SUBCOMMANDS = [_add_generate, _add_train, _add_evaluate, _add_attack, _add_boundary, _add_noise, _add_reproduce]
 
 def parser():
     "The `squiggles` argument parser."
