@@ -11,9 +11,6 @@ from pathlib import Path
 import numpy as np
 import jax
 import jax.numpy as jnp
-from scipy.stats import norm
-
-import squiggles_nb
 from .generators import get_family
 from .rasterizer import render
 from .labeler import label as true_label, intersection_points
@@ -21,9 +18,9 @@ from .data import Dataset, wilson_interval, device_info
 from .model import as_function
 from .train import TrainConfig, train, load_model, read_metrics, roc_auc
 from .attacks import pgd_l2, predict, gaussian_noise_attack, latent_attack, manifold_decomposition, margin
-from .boundary import PAPER_EPS, boundary_distance, distance_cdf, versions
+from .boundary import PAPER_EPS, boundary_distance, versions
 from .isoperimetric import (noise_analysis, error_rate_in_noise, church_window, plane_through, noise_error,
-                                        isoperimetric_bound, nearest_error_distance)
+                                        nearest_error_distance)
 
 # %% auto #0
 __all__ = ['PRESETS', 'PAPER', 'RECORDS_FORMAT', 'EXPERIMENTS', 'SCALE_NOTE', 'Preset', 'get_preset', 'save_npz', 'load_npz',
