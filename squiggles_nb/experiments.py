@@ -618,8 +618,9 @@ def _datasize(run):
     xs.append(p.steps * p.batch_size); ys.append(hits.mean())
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.semilogx(xs, ys, "o-", label="ours")
-    if True:   # the paper's three points, for the shape of the curve
-        ax.semilogx([32_758, 2_097_152, 66_355_200], [0.8935, 0.9795, 0.9875], "s--", color="gray", label="paper (ResNet-34)")
+    paper = [(32_758, PAPER["datasize/small_pool/accuracy"][0]), (2 ** 21, PAPER["datasize/large_pool/accuracy"][0]),
+             (66_355_200, PAPER[f"table6/sinenet->sinenet/accuracy"][0])]     # "about 2 million": drawn at 2**21
+    ax.semilogx(*zip(*paper), "s--", color="gray", label="paper (ResNet-34)")
     ax.set_xlabel("distinct training samples"); ax.set_ylabel("test accuracy"); ax.legend(fontsize=8)
     ax.set_title(f"Same number of steps, different pools ({p.name} preset)", fontsize=9)
     fig.tight_layout()
