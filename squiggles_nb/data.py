@@ -194,11 +194,18 @@ def _sha256(path):
         for blk in iter(lambda: f.read(1 << 20), b""): h.update(blk)
     return h.hexdigest()
 
+def _shareable(path):
+    "Give a file made by `tempfile.mkstemp` (mode 0600) the mode an ordinary new file gets under the process's umask."
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
 def _atomic_write(path, write):
+    "Write `path` through a temporary file in its folder, renamed into place: readers never see a partial file."
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f: write(f); f.flush(); os.fsync(f.fileno())
+        _shareable(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
@@ -283,7 +290,7 @@ def export(dataset, n, out_dir, shard_size=100_000, progress=True):
             digest = _sha256(tmp)                                    # hash while the kernel writes it to disk
         finally: t.join()
         if err: os.remove(tmp); raise err[0]
-        os.replace(tmp, out / fname)
+        _shareable(tmp); os.replace(tmp, out / fname)
         shards.append(dict(file=fname, start=a, stop=b, sha256=digest, label_counts=counts))
         shards.sort(key=lambda s: s["start"])
         manifest = dict(header, shards=shards, complete=len(shards) == -(-n // shard_size),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_experiments.ipynb #204d1b37
 from __future__ import annotations
-import dataclasses, datetime, json, os, sys, tempfile, time
+import dataclasses, datetime, json, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from .generators import get_family
 from .rasterizer import render
 from .labeler import label as true_label, intersection_points
-from .data import Dataset, wilson_interval, device_info
+from .data import Dataset, wilson_interval, device_info, _atomic_write
 from .model import as_function
 from .train import TrainConfig, train, load_model, read_metrics, roc_auc
 from .attacks import pgd_l2, predict, gaussian_noise_attack, latent_attack, manifold_decomposition, margin
@@ -139,16 +139,8 @@ def save_npz(path, arrays: dict, header: dict):
     bad = [k for k, v in arrays.items() if v.dtype == object]
     if bad: raise TypeError(f"arrays {bad} have dtype object; records hold numeric arrays only")
     if "header" in arrays: raise ValueError("'header' is reserved for the JSON header")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=np.array(json.dumps(_jsonable(dict(header, format=RECORDS_FORMAT)))), **arrays)
-        umask = os.umask(0); os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)                     # mkstemp makes 0600; records are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+    head = np.array(json.dumps(_jsonable(dict(header, format=RECORDS_FORMAT))))
+    _atomic_write(path, lambda f: np.savez(f, header=head, **arrays))      # temporary file renamed into place
     return path
 
 def load_npz(path) -> tuple[dict, dict]:
