@@ -10,7 +10,7 @@
    keys and z; the generator, and the same recompiled without the optimization barrier on z; Dataset.batch with its in-graph Shapely labels (the old export path); Shapely's
    labels and our host labels (monotone curves skip Shapely) on one thread; np.savez, sha256 and fsync of the shard.
 
-    python bench/data.py                       # defaults: N_ours=200000, N_orig=5000
+    python bench/data.py                       # defaults: N_ours=200000, N_orig=5000, 3 alternating repeats
     python bench/data.py --n-ours 100000 --n-orig 3000 --skip-render --profile
 Writes bench/results/data.json.
 """
@@ -63,27 +63,34 @@ def original_export(family, n, out, formula="naive"):
 
 
 def bench_export(args):
+    "Original loop, the loop with our formula, and ours, timed in turn `args.repeats` times; rates and ratio are medians (a noisy machine moves single runs by 30%)."
     res = {}
     for family in ("sinenet", "taylor"):
         tmp = Path(tempfile.mkdtemp())
         load0 = os.getloadavg()
+        runs = dict(original=[], loop_ours=[], ours=[])
         try:
-            original_export(family, 50, tmp)                      # compile
-            t = time.perf_counter(); original_export(family, args.n_orig, tmp); t_orig = time.perf_counter() - t
-            original_export(family, 50, tmp, formula="ours")
-            t = time.perf_counter(); original_export(family, args.n_orig, tmp, formula="ours"); t_loop_ours = time.perf_counter() - t
+            original_export(family, 50, tmp); original_export(family, 50, tmp, formula="ours")        # compile
             ds = Dataset(family, "train", seed=0)
-            export(ds, 2 * 16384, tmp / "warm", shard_size=16384, progress=False)   # compile
-            t = time.perf_counter(); m = export(ds, args.n_ours, tmp / "ours", shard_size=100_000, progress=False); t_ours = time.perf_counter() - t
+            export(ds, 2 * 16384, tmp / "warm", shard_size=16384, progress=False)
+            for _ in range(args.repeats):
+                t = time.perf_counter(); original_export(family, args.n_orig, tmp); runs["original"].append(args.n_orig / (time.perf_counter() - t))
+                t = time.perf_counter(); original_export(family, args.n_orig, tmp, formula="ours"); runs["loop_ours"].append(args.n_orig / (time.perf_counter() - t))
+                shutil.rmtree(tmp / "ours", ignore_errors=True)
+                t = time.perf_counter(); m = export(ds, args.n_ours, tmp / "ours", shard_size=100_000, progress=False); runs["ours"].append(args.n_ours / (time.perf_counter() - t))
         finally:
             shutil.rmtree(tmp)
-        r_orig, r_ours, r_loop = args.n_orig / t_orig, args.n_ours / t_ours, args.n_orig / t_loop_ours
+        r_orig, r_loop, r_ours = (float(np.median(runs[k])) for k in ("original", "loop_ours", "ours"))
+        ratios = [o / g for o, g in zip(runs["ours"], runs["original"])]
         res[family] = dict(original_samples_per_s=round(r_orig, 1), ours_samples_per_s=round(r_ours, 1), ratio=round(r_ours / r_orig, 2),
+                           ratio_per_repeat=[round(r, 2) for r in ratios],
                            loop_with_our_formula_samples_per_s=round(r_loop, 1), ratio_vs_loop_with_our_formula=round(r_ours / r_loop, 2),
-                           n_original=args.n_orig, n_ours=args.n_ours,
+                           runs_samples_per_s={k: [round(v, 1) for v in vs] for k, vs in runs.items()},
+                           n_original=args.n_orig, n_ours=args.n_ours, repeats=args.repeats,
                            self_intersecting_rate=m["label_counts"]["1"] / args.n_ours,
                            load_average_before_after=[round(load0[0], 2), round(os.getloadavg()[0], 2)])
         print(f"export {family:8s}: original {r_orig:9.0f} samples/s   ours {r_ours:9.0f} samples/s   ratio {r_ours / r_orig:6.1f}x"
+              f" (medians of {args.repeats}; per repeat {', '.join(f'{r:.1f}' for r in ratios)})"
               f"   (a per-sample loop with our formula: {r_loop:7.0f} samples/s, ratio {r_ours / r_loop:5.1f}x)")
     return res
 
@@ -170,6 +177,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-ours", type=int, default=200_000)
     ap.add_argument("--n-orig", type=int, default=5_000)
+    ap.add_argument("--repeats", type=int, default=3, help="export timings alternate original / ours this many times (medians reported)")
     ap.add_argument("--skip-export", action="store_true")
     ap.add_argument("--skip-render", action="store_true")
     ap.add_argument("--profile", action="store_true", help="also time each step of the export alone (writes 'profile')")
