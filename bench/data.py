@@ -8,7 +8,9 @@
    autodiff of the naive max of exponentials.
 3. With --profile: where the export's time goes, per family, in ms per 16,384 samples, each step timed alone (best of 3):
    keys and z; the generator, and the same recompiled without the optimization barrier on z; Dataset.batch with its in-graph Shapely labels (the old export path); Shapely's
-   labels and our host labels (monotone curves skip Shapely) on one thread; np.savez, sha256 and fsync of the shard.
+   labels and our host labels (monotone curves skip Shapely) on one thread; np.savez, sha256 and fsync of the shard; then the export
+   of the same samples as one shard. The generator and the export also report their CPU time over all threads: CPU / wall is the
+   number of cores they kept busy (at most 2 here).
 
     python bench/data.py                       # defaults: N_ours=200000, N_orig=5000, 3 alternating repeats
     python bench/data.py --n-ours 100000 --n-orig 3000 --skip-render --profile
@@ -103,6 +105,16 @@ def _best_ms(fn, repeats=3):
     return round(best * 1e3, 1)
 
 
+def _cpu_ms(fn, repeats=3):
+    "CPU time of the process (all threads) in the fastest of `repeats` runs of fn(), after one warm-up: with the wall time, how many cores it kept busy."
+    fn()
+    best = (float("inf"), 0.)
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time(); fn()
+        best = min(best, (time.perf_counter() - t, time.process_time() - c))
+    return round(best[1] * 1e3, 1)
+
+
 def _chunk_without_barrier(self, hi, lo, images=True, labeler="auto"):
     "Dataset._chunk as it was before the optimization barrier on z (same bits; XLA recomputes z inside each fused consumer)."
     from squiggles_nb.labeler import label
@@ -126,6 +138,7 @@ def bench_profile(args, n=16384):
         gen = lambda: [None for _ in _generate(ds, 0, n)]
         r = {"keys and z": _best_ms(lambda: keys_z(hi, lo).block_until_ready()),
              f"generator: keys, z, points (blocks of {EXPORT_BLOCK}, no labels)": _best_ms(gen)}
+        r["  the generator's CPU time, all threads (its best run)"] = _cpu_ms(gen)
         def variant(name, patch, undo):                 # the generator as it was, recompiled with one change undone
             D._batch_fn.cache_clear(); jax.clear_caches(); patch()
             try: r[name] = _best_ms(gen)
@@ -145,6 +158,10 @@ def bench_profile(args, n=16384):
         def rewrite_fsync():
             np.savez(f, z=z, points=pts, label=lab); t = time.perf_counter(); _fsync(f); return time.perf_counter() - t
         rewrite_fsync(); r["fsync of the file"] = round(min(rewrite_fsync() for _ in range(3)) * 1e3, 1)
+        d = f.parent / "export"
+        def exp(): shutil.rmtree(d, ignore_errors=True); export(ds, n, d, shard_size=n, progress=False)
+        r["export (the sum of all the above, overlapped)"] = _best_ms(exp)
+        r["  the export's CPU time, all threads (its best run)"] = _cpu_ms(exp)
         shutil.rmtree(f.parent)
         res[family] = dict(samples=n, ms=r, load_average=round(os.getloadavg()[0], 2))
         print(f"profile {family} (ms per {n} samples, each step alone, best of 3):")
