@@ -37,11 +37,11 @@ class NotebookItem(pytest.Item):
         skip = cfg.tst_flags.split("|") if cfg.tst_flags else []
         force = os.environ.get("SQUIGGLES_TEST_FLAGS", "").split()
         err, ran = io.StringIO(), []
-        with contextlib.redirect_stderr(err), _capture_runs(ran):
+        with contextlib.redirect_stderr(err), (_capture_runs(ran) if SAVE_OUTPUTS else contextlib.nullcontext()):
             ok, secs = test_nb(Path(self.path), skip_flags=skip, force_flags=force, showerr=True)
         if not ok:
             raise NotebookError(err.getvalue())
-        if SAVE_OUTPUTS and ran: _save_outputs(Path(self.path), ran[-1])
+        if ran: _save_outputs(Path(self.path), ran[-1])
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, NotebookError):
