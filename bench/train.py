@@ -7,6 +7,7 @@ batch on the device; the data generation alone; the ratio and the share of the s
     python bench/train.py --mode cpu            # SmallCNN on SineNet: >= 90% test accuracy within 5 minutes of training
     python bench/train.py --mode gpu --no-run   # ResNet-34, 60x60, batch 512, bf16 (+f32, 120x120, CIFAR stem, ResNet-18)
     python bench/train.py --mode gpu --run-only # the timed run: 8 minutes of training, <= 10 minutes in all
+    python bench/train.py --mode gpu --run-only --minutes 5 --deadline 540 --out OUT   # + weights in OUT/weights
     python bench/train.py --mode cpu --minutes 1 --quick     # a smoke test
 
 Targets (issue 3): CPU (2 cores): SmallCNN on SineNet reaches >= 90% test accuracy within 5 minutes of training.
@@ -15,7 +16,7 @@ generation < 5% of the step time; a run of <= 10 minutes reaches >= 98% within-d
 "Minutes of training" counts the training steps only (`train_seconds`: compilation and evaluation excluded);
 wall-clock time is recorded too. Writes bench/results/train_cpu.json or bench/results/train_gpu.json.
 """
-import argparse, dataclasses, os, sys, tempfile, time
+import argparse, dataclasses, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import jax, jax.numpy as jnp
@@ -80,17 +81,28 @@ def print_tp(r):
           f" | data share {100 * r['data_share_of_step_alone']:.1f}%", flush=True)
 
 
-def timed_run(config, budget_s, final_n, out_dir, probe_steps=30):
+T_START = time.time()
+
+
+def timed_run(config, budget_s, final_n, out_dir, probe_steps=30, deadline_s=None, weights_dir=None):
     """Train `config` with `steps` chosen so that the cosine schedule ends within `budget_s` of training.
 
-    The step count comes from a short probe of the full step's throughput (taken here, in the same conditions)."""
+    The step count comes from a short probe of the full step's throughput (taken here, in the same conditions).
+    `deadline_s` (seconds since the process started) stops training early enough to evaluate and save; `weights_dir`
+    receives the trained weights (bench/weights.py), which are reloaded and evaluated again."""
     tp = throughput(dataclasses.replace(config, steps=probe_steps), repeats=1, n_steps=max(3, probe_steps // 3))
     rate = tp["full_step_images_per_s"]
     steps = max(10, int(0.92 * budget_s * rate / config.batch_size))   # 8% headroom for load fluctuations
     cfg = dataclasses.replace(config, steps=steps, eval_every=max(1, steps // 10), log_every=max(1, steps // 50),
                               checkpoint_every=steps, out_dir=str(out_dir))
     print(f"probe: {rate:.0f} img/s -> {steps} steps of {config.batch_size} in a budget of {budget_s:.0f} s", flush=True)
-    res = train(cfg, max_minutes=budget_s / 60 * 1.5 + 2, progress=True)
+    max_minutes = budget_s / 60 * 1.5 + 2
+    if deadline_s is not None:   # keep 90 s for the final evaluation and the weights
+        max_minutes = max(0.0, min(max_minutes, (deadline_s - (time.time() - T_START) - 90) / 60))
+    def show(rec):
+        if rec["kind"] == "eval": print(f"eval at step {rec['step']}: accuracy {rec['accuracy']:.4f} ROC-AUC {rec['roc_auc']:.4f} "
+                                        f"(n={rec['n']}, {rec['train_seconds']:.0f} s of training)", flush=True)
+    res = train(cfg, max_minutes=max_minutes, progress=True, callback=show)
     model = res.pop("model")
     t = time.time()
     final = evaluate(model, Dataset(config.family, "test", config.data_seed, config.resolution), final_n,
@@ -103,8 +115,20 @@ def timed_run(config, budget_s, final_n, out_dir, probe_steps=30):
                   roc_auc=r["roc_auc"], n=r["n"]) for r in recs if r["kind"] == "eval"]
     train_curve = [dict(step=r["step"], images_seen=r["images_seen"], train_seconds=r["train_seconds"], loss=round(r["loss"], 5),
                         accuracy=round(r["accuracy"], 5), images_per_s=r["images_per_s"]) for r in recs if r["kind"] == "train"]
+    print(f"final test accuracy {final['accuracy']:.4f} (95% CI {final['accuracy_ci95']}) on {final_n}", flush=True)
+    weights = None
+    if weights_dir is not None:
+        from weights import save_weights, load_weights
+        manifest = save_weights(model, cfg, weights_dir)
+        t = time.time()
+        again = evaluate(load_weights(weights_dir), Dataset(config.family, "test", config.data_seed, config.resolution), final_n,
+                         batch_size=1024 if final_n >= 1024 else final_n)
+        weights = dict(folder=str(weights_dir), parts=manifest["parts"], reloaded_eval=dict(
+            accuracy=again["accuracy"], roc_auc=again["roc_auc"], n=again["n"], seconds=round(time.time() - t, 2)))
+        print(f"weights: {len(manifest['parts'])} parts, {sum(p['bytes'] for p in manifest['parts'])} bytes; reloaded "
+              f"(bfloat16 parameters) test accuracy {again['accuracy']:.4f}", flush=True)
     return dict(probe_images_per_s=rate, config=cfg.to_dict(), result={k: v for k, v in res.items() if k != "config"},
-                final_eval=final, eval_curve=curve, train_curve=train_curve)
+                final_eval=final, eval_curve=curve, train_curve=train_curve, weights=weights)
 
 
 def cpu(args):
@@ -153,19 +177,23 @@ def gpu(args):
         with tempfile.TemporaryDirectory() as tmp:
             base = TrainConfig(family="sinenet", model="resnet34", dtype="bfloat16", eval_size=8192)
             if args.smoke: base = dataclasses.replace(base, width=4, batch_size=B, eval_size=256)
-            run = timed_run(base, 60 * args.minutes, args.final_n, Path(tmp) / "run", probe_steps=6 if args.smoke else 60)
+            run = timed_run(base, 60 * args.minutes, args.final_n, Path(tmp) / "run", probe_steps=6 if args.smoke else 60,
+                            deadline_s=args.deadline, weights_dir=None if args.out is None else Path(args.out) / "weights")
         fe = run["final_eval"]
         print(f"10-minute run: test accuracy {fe['accuracy']:.4f} ROC-AUC {fe['roc_auc']:.4f} on {fe['n']}; "
               f"train {run['result']['train_seconds']:.0f} s")
     name = ("train_gpu_smoke.json" if args.smoke else "train_gpu_quick.json" if args.quick else
             "train_gpu_run.json" if args.run_only else "train_gpu.json")
-    write(name, dict(
+    path = write(name, dict(
         targets=dict(images_per_s=">= 50,000 (ResNet-34, 60x60, batch 512, bf16, H100)", data_share="< 5% of the step",
                      accuracy=">= 98% within-distribution SineNet after <= 10 minutes"),
         target_met=dict(images_per_s=None if main is None else main["full_step_images_per_s"] >= 50_000,
                         data_share=None if main is None else main["data_share_of_step_alone"] < 0.05,
                         accuracy=None if run is None else run["final_eval"]["accuracy"] >= 0.98),
         load_average_before=load_before, throughput=tps, run=run, library_versions=versions()))
+    if args.out is not None:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(args.out) / name)
 
 
 if __name__ == "__main__":
@@ -180,6 +208,8 @@ if __name__ == "__main__":
     ap.add_argument("--run-only", action="store_true", help="gpu mode: only the timed training run (fits one 10-minute device call)")
     ap.add_argument("--smoke", action="store_true", help="gpu mode on a CPU with tiny models, to test the code path")
     ap.add_argument("--quick", action="store_true", help="fewer repeats/variants; writes *_quick.json")
+    ap.add_argument("--out", default=None, help="gpu mode: also copy the result file here, and write the trained weights to OUT/weights")
+    ap.add_argument("--deadline", type=float, default=None, help="gpu mode: seconds from start by which the run must end")
     args = ap.parse_args()
     if args.minutes is None: args.minutes = 5.0 if args.mode == "cpu" else 8.0
     if args.final_n is None: args.final_n = 10_000 if args.mode == "cpu" else 98_304
