@@ -23,12 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import jax, jax.numpy as jnp
 from common import write
-from squiggles_nb.model import get_model, as_function
+from squiggles_nb.model import get_model, as_function, split_fn, merge_fn
 from squiggles_nb.data import Dataset
-from squiggles_nb.attacks import (pgd_l2, latent_classifier, split_fn, merge_fn, cross_entropy, l2_normalize,
-                                  project_l2, _bcast)
-from squiggles_nb.attacks import predict
-from squiggles_nb.boundary import boundary_distance, make_records, append_records, records_header, PAPER_EPS
+from squiggles_nb.attacks import (PAPER_EPS, pgd_l2, latent_classifier, cross_entropy, l2_normalize, project_l2, per_example,
+                                  predict)
+from squiggles_nb.boundary import boundary_distance, make_records, append_records, records_header
 
 PAPER_N = 98_304
 
@@ -38,7 +37,7 @@ def _reference_step(fn_static, fn_arrays, x0, xa, y, eps, step_size):
     "One untargeted L2 PGD step (the same update as pgd_l2), for the reference Python loop."
     fn = merge_fn(fn_static, fn_arrays)
     g = jax.grad(lambda v: jnp.sum(cross_entropy(fn(v), y)))(xa)
-    xa = xa + _bcast(step_size, xa) * l2_normalize(g)
+    xa = xa + per_example(step_size, xa) * l2_normalize(g)
     return x0 + project_l2(xa - x0, eps)
 
 

@@ -6,14 +6,10 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def provenance():
-    import jax, numpy, shapely, squiggles_nb
-    devs = jax.devices()
-    return dict(command=" ".join([Path(sys.executable).name] + sys.argv), date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                device=dict(backend=jax.default_backend(), kinds=sorted({d.device_kind for d in devs}), count=len(devs),
-                            cpu_count=os.cpu_count(), platform=platform.platform(), processor=platform.processor()),
-                versions=dict(squiggles_nb=squiggles_nb.__version__, jax=jax.__version__, numpy=numpy.__version__,
-                              shapely=shapely.__version__, geos=shapely.geos_version_string, python=platform.python_version()),
-                load_average=os.getloadavg())
+    "How a result file was made: the library's provenance, the bench command and the machine's load."
+    from squiggles_nb.records import provenance as library_provenance
+    return library_provenance(command=" ".join([Path(sys.executable).name] + sys.argv), load_average=os.getloadavg(),
+                              cpu_count=os.cpu_count(), processor=platform.processor())
 
 
 def write(name, payload):

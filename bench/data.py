@@ -24,9 +24,9 @@ from jax import lax
 import shapely
 from common import write, best_rate
 from squiggles_nb.generators import get_family, normalize
-from squiggles_nb.rasterizer import render, _grid
+from squiggles_nb.rasterizer import render, pixel_grid
 from squiggles_nb.labeler import self_intersects_shapely
-from squiggles_nb.data import (Dataset, export, split_key, sample_keys, _index_halves, _generate, _host_labels, _sha256, _fsync,
+from squiggles_nb.data import (Dataset, export, split_key, sample_keys, index_halves, generate_blocks, host_labels, sha256_file, fsync_file,
                                CHUNK, EXPORT_BLOCK)
 
 
@@ -132,10 +132,10 @@ def bench_profile(args, n=16384):
     res = {}
     for family in ("sinenet", "taylor"):
         ds = Dataset(family, "train", seed=0); fam = ds.family; nc = n // CHUNK
-        hi, lo = _index_halves(jnp.uint32(0), n)
+        hi, lo = index_halves(jnp.uint32(0), n)
         keys_z = jax.jit(lambda hi, lo: lax.map(lambda hl: jax.vmap(lambda k: fam._sample(k, ()))(sample_keys(ds.key, *hl)),
                                                  (hi.reshape(nc, CHUNK), lo.reshape(nc, CHUNK))))
-        gen = lambda: [None for _ in _generate(ds, 0, n)]
+        gen = lambda: [None for _ in generate_blocks(ds, 0, n)]
         r = {"keys and z": _best_ms(lambda: keys_z(hi, lo).block_until_ready()),
              f"generator: keys, z, points (blocks of {EXPORT_BLOCK}, no labels)": _best_ms(gen)}
         r["  the generator's CPU time, all threads (its best run)"] = _cpu_ms(gen)
@@ -148,15 +148,15 @@ def bench_profile(args, n=16384):
                 lambda: setattr(D.Dataset, "_chunk", _chunk_without_barrier), lambda: setattr(D.Dataset, "_chunk", chunk))
         r["Dataset.batch(images=False) in blocks of 16384: labels by a Shapely callback per chunk"] = _best_ms(
             lambda: jax.block_until_ready(ds.batch(0, n, images=False)))
-        z = np.concatenate([z for z, _ in _generate(ds, 0, n)]); pts = np.concatenate([p for _, p in _generate(ds, 0, n)])
+        z = np.concatenate([z for z, _ in generate_blocks(ds, 0, n)]); pts = np.concatenate([p for _, p in generate_blocks(ds, 0, n)])
         r["labels, Shapely (1 thread)"] = _best_ms(lambda: self_intersects_shapely(pts))
-        r["labels, host: monotone curves skip Shapely (1 thread)"] = _best_ms(lambda: _host_labels(pts))
-        lab = _host_labels(pts)
+        r["labels, host: monotone curves skip Shapely (1 thread)"] = _best_ms(lambda: host_labels(pts))
+        lab = host_labels(pts)
         f = Path(tempfile.mkdtemp()) / "x.npz"
         r["np.savez (uncompressed)"] = _best_ms(lambda: np.savez(f, z=z, points=pts, label=lab))
-        r["sha256 of the file"] = _best_ms(lambda: _sha256(f))
+        r["sha256 of the file"] = _best_ms(lambda: sha256_file(f))
         def rewrite_fsync():
-            np.savez(f, z=z, points=pts, label=lab); t = time.perf_counter(); _fsync(f); return time.perf_counter() - t
+            np.savez(f, z=z, points=pts, label=lab); t = time.perf_counter(); fsync_file(f); return time.perf_counter() - t
         rewrite_fsync(); r["fsync of the file"] = round(min(rewrite_fsync() for _ in range(3)) * 1e3, 1)
         d = f.parent / "export"
         def exp(): shutil.rmtree(d, ignore_errors=True); export(ds, n, d, shard_size=n, progress=False)
@@ -174,7 +174,7 @@ def bench_render(args):
     fam = get_family("sinenet")
     pts = fam.curve(fam.sample(jax.random.key(0), 1024))
     for size in (60, 120):
-        g = _grid(size)
+        g = pixel_grid(size)
         def naive(p):
             Xijk = jnp.exp(-size ** 2 * ((g[:, None, None] - p[..., None, None, :, 0]) ** 2 + (g[None, :, None] - p[..., None, None, :, 1]) ** 2))
             return Xijk.max(-1)

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import jax, jax.numpy as jnp
 from common import write, best_rate
-from squiggles_nb.data import Dataset, wilson_interval
+from squiggles_nb.data import Dataset
+from squiggles_nb.records import binomial_interval, versions
 from squiggles_nb.train import (TrainConfig, make_mesh, init_state, train_step, make_update, train, evaluate,
-                                read_metrics, versions)
+                                read_metrics)
 from squiggles_nb.model import count_params, flops_per_image, get_model
 from flax import nnx
 
@@ -94,7 +95,7 @@ def timed_run(config, budget_s, final_n, out_dir, probe_steps=30, deadline_s=Non
     rate = tp["full_step_images_per_s"]
     steps = max(10, int(0.92 * budget_s * rate / config.batch_size))   # 8% headroom for load fluctuations
     cfg = dataclasses.replace(config, steps=steps, eval_every=max(1, steps // 10), log_every=max(1, steps // 50),
-                              checkpoint_every=steps, out_dir=str(out_dir))
+                              checkpoint_every=steps)
     print(f"probe: {rate:.0f} img/s -> {steps} steps of {config.batch_size} in a budget of {budget_s:.0f} s", flush=True)
     max_minutes = budget_s / 60 * 1.5 + 2
     if deadline_s is not None:   # keep 90 s for the final evaluation and the weights
@@ -102,13 +103,13 @@ def timed_run(config, budget_s, final_n, out_dir, probe_steps=30, deadline_s=Non
     def show(rec):
         if rec["kind"] == "eval": print(f"eval at step {rec['step']}: accuracy {rec['accuracy']:.4f} ROC-AUC {rec['roc_auc']:.4f} "
                                         f"(n={rec['n']}, {rec['train_seconds']:.0f} s of training)", flush=True)
-    res = train(cfg, max_minutes=max_minutes, progress=True, callback=show)
+    res = train(cfg, out_dir, max_minutes=max_minutes, progress=True, callback=show)
     model = res.pop("model")
     t = time.time()
     final = evaluate(model, Dataset(config.family, "test", config.data_seed, config.resolution), final_n,
                      batch_size=1024 if final_n >= 1024 else final_n)
     final["seconds"] = round(time.time() - t, 2)
-    lo, hi = wilson_interval(round(final["accuracy"] * final_n), final_n)
+    lo, hi = binomial_interval(round(final["accuracy"] * final_n), final_n)
     final["accuracy_ci95"] = (round(lo, 5), round(hi, 5))
     recs = read_metrics(out_dir)
     curve = [dict(step=r["step"], images_seen=r["images_seen"], train_seconds=r["train_seconds"], accuracy=r["accuracy"],

@@ -16,14 +16,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 import squiggles_nb
-from .generators import get_family, FAMILIES, _Family
+from .generators import get_family, FAMILIES, Family
 from .rasterizer import render
 from .labeler import label, self_intersects_shapely
+from .records import atomic_write, shareable, device_info, binomial_interval
 
 # %% auto #0
 __all__ = ['SPLITS', 'FAMILY_CODES', 'LABELERS', 'CHUNK', 'MAX_INDEX', 'EXPORT_BLOCK', 'EXPORT_AHEAD', 'HOST_THREADS', 'MANIFEST',
-           'FORMAT', 'split_key', 'sample_keys', 'Dataset', 'wilson_interval', 'label_rate', 'device_info', 'export',
-           'load']
+           'FORMAT', 'split_key', 'index_halves', 'sample_keys', 'Dataset', 'host_labels', 'generate_blocks',
+           'label_rate', 'sha256_file', 'fsync_file', 'export', 'load']
 
 # %% ../nbs/03_data.ipynb #d7dbf9cb
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -33,7 +34,7 @@ CHUNK = 256         # samples per compiled chunk: fixed, so a sample's bits neve
 MAX_INDEX = 2 ** 64 # indices are 64-bit (two 32-bit halves)
 
 def _as_family(family):
-    if isinstance(family, _Family): return family
+    if isinstance(family, Family): return family
     if isinstance(family, str): return get_family(family)
     raise TypeError(f"`family` must be a family name {sorted(FAMILIES)} or a family object, got {family!r}")
 
@@ -46,7 +47,7 @@ def split_key(family, split, seed):
     k = jax.random.fold_in(jax.random.key(int(seed)), FAMILY_CODES[fam.name])
     return jax.random.fold_in(k, SPLITS[split])
 
-def _index_halves(start, n):
+def index_halves(start, n):
     "uint32 (hi, lo) of the indices start .. start + n - 1, with the carry from lo into hi."
     start = jnp.asarray(start, jnp.uint32) if not isinstance(start, tuple) else start
     hi0, lo0 = start if isinstance(start, tuple) else (jnp.uint32(0), start)
@@ -93,7 +94,7 @@ class Dataset:
         if labeler is not None and labeler not in LABELERS: raise ValueError(f"`labeler` must be one of {LABELERS} or None, got {labeler!r}")
         size = int(size); n_chunks = -(-size // CHUNK)
         def f(start):
-            hi, lo = _index_halves(start, n_chunks * CHUNK)
+            hi, lo = index_halves(start, n_chunks * CHUNK)
             out = lax.map(lambda hl: self._chunk(*hl, images=images, labeler=labeler), (hi.reshape(n_chunks, CHUNK), lo.reshape(n_chunks, CHUNK)))
             return {k: v.reshape((n_chunks * CHUNK,) + v.shape[2:])[:size] for k, v in out.items()}
         return f
@@ -127,7 +128,7 @@ EXPORT_BLOCK = 2048     # samples per generation call on the host path (8 chunks
 EXPORT_AHEAD = 8        # blocks dispatched ahead: XLA generates while the host labels and writes
 HOST_THREADS = 2        # Shapely labelling threads
 
-def _host_labels(points):
+def host_labels(points):
     "Exact labels (int32, 1 = self-intersecting) of float32 curves (n, num_points, 2) on the host: Shapely's, which a curve monotone in x or y skips (it is simple)."
     p = np.asarray(points)
     if p.ndim != 3 or p.shape[-1] != 2: raise ValueError(f"`points` must have shape (n, num_points, 2), got {p.shape}")
@@ -138,7 +139,7 @@ def _host_labels(points):
     if not monotone.all(): out[~monotone] = self_intersects_shapely(p[~monotone])
     return out
 
-def _generate(dataset, start, stop, block=EXPORT_BLOCK, ahead=EXPORT_AHEAD):
+def generate_blocks(dataset, start, stop, block=EXPORT_BLOCK, ahead=EXPORT_AHEAD):
     "Yields (z, points) as numpy for samples start .. stop - 1, in order, in pieces of up to `block`; generation runs `ahead` blocks in advance."
     fn = _batch_fn(dataset, int(block), False, None)
     starts, pending = iter(range(start, stop, block)), deque()
@@ -152,7 +153,7 @@ def _generate(dataset, start, stop, block=EXPORT_BLOCK, ahead=EXPORT_AHEAD):
         yield np.asarray(out["z"])[:m], np.asarray(out["points"])[:m]
 
 class _Pieces:
-    "Consecutive pieces of a `_generate` stream, taken `m` samples at a time (a piece may be split between two takes)."
+    "Consecutive pieces of a `generate_blocks` stream, taken `m` samples at a time (a piece may be split between two takes)."
     def __init__(self, it): self.it, self.left = it, None
     def take(self, m):
         while m > 0:
@@ -163,21 +164,13 @@ class _Pieces:
             yield z[:k], p[:k]
 
 # %% ../nbs/03_data.ipynb #cf83f88a
-def wilson_interval(k, n, z=1.959963984540054):
-    "Wilson score interval for a binomial proportion k/n (95% by default)."
-    if n <= 0: raise ValueError(f"`n` must be positive, got {n}")
-    p = k / n; d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d; h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
-
 def label_rate(dataset, n, progress=False):
     "Fraction of self-intersecting samples among the first `n` of `dataset`, with its 95% Wilson interval."
     if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive integer, got {n!r}")
     with ThreadPoolExecutor(HOST_THREADS) as pool:
-        futs = [pool.submit(_host_labels, p) for _, p in _progress(_generate(dataset, 0, n), progress, "labelling", -(-n // EXPORT_BLOCK))]
+        futs = [pool.submit(host_labels, p) for _, p in _progress(generate_blocks(dataset, 0, n), progress, "labelling", -(-n // EXPORT_BLOCK))]
         k = sum(int(f.result().sum()) for f in futs)
-    lo, hi = wilson_interval(k, n)
-    return dict(n=n, self_intersecting=k, rate=k / n, ci95=(lo, hi))
+    return dict(n=n, self_intersecting=k, rate=k / n, ci95=binomial_interval(k, n))
 
 def _progress(it, on, desc, total=None):
     if not on: return it
@@ -188,36 +181,14 @@ def _progress(it, on, desc, total=None):
 MANIFEST = "manifest.json"
 FORMAT = "squiggles_nb.shards/1"
 
-def _sha256(path):
+def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for blk in iter(lambda: f.read(1 << 20), b""): h.update(blk)
     return h.hexdigest()
 
-def _shareable(path):
-    "Give a file made by `tempfile.mkstemp` (mode 0600) the mode an ordinary new file gets under the process's umask."
-    umask = os.umask(0); os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-def _atomic_write(path, write):
-    "Write `path` through a temporary file in its folder, renamed into place: readers never see a partial file."
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f: write(f); f.flush(); os.fsync(f.fileno())
-        _shareable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
 def _family_record(fam):
     return dict(name=fam.name, params={k: (list(v) if isinstance(v, tuple) else v) for k, v in fam.__dict__.items()})
-
-def device_info():
-    "A short description of the JAX backend and devices, for result files."
-    d = jax.devices()
-    return dict(backend=jax.default_backend(), devices=[x.device_kind for x in d], count=len(d), platform=platform.platform())
 
 def _header(dataset, n, shard_size):
     return dict(format=FORMAT, family=_family_record(dataset.family), split=dataset.split, seed=dataset.seed,
@@ -244,7 +215,7 @@ def _write_npz(f, arrays):
                     fid.write(piece.data); rows += len(piece)
                 if rows != shape[0]: raise ValueError(f"{name}: got {rows} rows, expected {shape[0]}")
 
-def _fsync(path):
+def fsync_file(path):
     fd = os.open(path, os.O_RDONLY)
     try: os.fsync(fd)
     finally: os.close(fd)
@@ -265,7 +236,7 @@ def export(dataset, n, out_dir, shard_size=100_000, progress=True):
         if {k: old.get(k) for k in header} != header:
             diff = {k: (old.get(k), header[k]) for k in header if old.get(k) != header[k]}
             raise ValueError(f"{mpath} describes a different export (field: (on disk, requested)) {diff}; use another `out_dir`")
-        shards = [s for s in old["shards"] if (out / s["file"]).exists() and _sha256(out / s["file"]) == s["sha256"]]
+        shards = [s for s in old["shards"] if (out / s["file"]).exists() and sha256_file(out / s["file"]) == s["sha256"]]
     done = {s["start"] for s in shards}
     todo = [(a, min(n, a + shard_size)) for a in range(0, n, shard_size) if a not in done]
     runs = []                                                     # maximal runs of consecutive shards still to do
@@ -283,34 +254,34 @@ def export(dataset, n, out_dir, shard_size=100_000, progress=True):
         "Background: sync and hash the shard, move it into place, rewrite the manifest (one shard at a time, in order)."
         err = []
         def sync():
-            try: _fsync(tmp)
+            try: fsync_file(tmp)
             except BaseException as e: err.append(e)
         t = threading.Thread(target=sync); t.start()
         try:
-            digest = _sha256(tmp)                                    # hash while the kernel writes it to disk
+            digest = sha256_file(tmp)                                    # hash while the kernel writes it to disk
         finally: t.join()
         if err: os.remove(tmp); raise err[0]
-        _shareable(tmp); os.replace(tmp, out / fname)
+        shareable(tmp); os.replace(tmp, out / fname)
         shards.append(dict(file=fname, start=a, stop=b, sha256=digest, label_counts=counts))
         shards.sort(key=lambda s: s["start"])
         manifest = dict(header, shards=shards, complete=len(shards) == -(-n // shard_size),
                         label_counts={c: sum(s["label_counts"][c] for s in shards) for c in ("0", "1")},
                         package_version=squiggles_nb.__version__, jax_version=jax.__version__, device=device_info(),
                         wall_time_s=round(time.time() - t0, 3))
-        _atomic_write(mpath, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        atomic_write(mpath, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
 
     tmp, labels, finished = None, [], []
     with ThreadPoolExecutor(HOST_THREADS) as labeller, ThreadPoolExecutor(1) as finisher:
         try:
             for run in runs:
-                pieces = _Pieces(_generate(dataset, run[0][0], run[-1][1]))
+                pieces = _Pieces(generate_blocks(dataset, run[0][0], run[-1][1]))
                 for a, b in run:
                     fname = f"shard-{a // shard_size:05d}.npz"
                     fd, tmp = tempfile.mkstemp(dir=out, prefix="." + fname, suffix=".tmp")
                     points, labels = [], []
                     def z_pieces():                                  # z is written as it arrives; points and labels wait for it
                         for z, p in pieces.take(b - a):
-                            points.append(p); labels.append(labeller.submit(_host_labels, p))
+                            points.append(p); labels.append(labeller.submit(host_labels, p))
                             if bar is not None: bar.update(len(z))
                             yield z
                     with os.fdopen(fd, "wb") as f:
@@ -343,7 +314,7 @@ def load(out_dir, verify=True):
         f = out / s["file"]
         if not f.exists(): raise ValueError(f"{mpath} lists {s['file']}, which is missing")
         if s["start"] != expect: raise ValueError(f"{mpath}: shard {s['file']} starts at {s['start']}, expected {expect}")
-        if verify and _sha256(f) != s["sha256"]: raise ValueError(f"{f}: sha256 does not match the manifest (file changed or corrupt)")
+        if verify and sha256_file(f) != s["sha256"]: raise ValueError(f"{f}: sha256 does not match the manifest (file changed or corrupt)")
         with np.load(f, allow_pickle=False) as d:
             n = s["stop"] - s["start"]
             shapes = dict(z=(n, fam.latent_dim), points=(n, fam.num_points, 2), label=(n,))

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax import lax
 
 # %% auto #0
-__all__ = ['FAMILIES', 'normalize', 'Taylor', 'SineNet', 'get_family']
+__all__ = ['FAMILIES', 'normalize', 'Family', 'Taylor', 'SineNet', 'get_family']
 
 # %% ../nbs/00_generators.ipynb #4a942d1b
 def _check_points(points, name="points"):
@@ -55,7 +55,7 @@ def _check_common(num_points, t_range):
 @partial(jax.jit, static_argnums=0)
 def _raw_curve(family, z): return family._raw(z)
 
-class _Family:
+class Family:
     "Shared interface: `latent_dim`, `sample`, `raw_curve`, `curve`, `t`."
     name: str = ""
     @property
@@ -78,7 +78,7 @@ class _Family:
 
 # %% ../nbs/00_generators.ipynb #cafd2338
 @dataclass(frozen=True)
-class Taylor(_Family):
+class Taylor(Family):
     "Taylor curves (appendix A.1.1): z = (a, b), 2*order values uniform on [-1, 1]; x(t) = sum_i a_i t^i / i!, i = 1..order."
     order: int = 7
     t_range: tuple = (-3., 3.)
@@ -112,7 +112,7 @@ class Taylor(_Family):
 
 # %% ../nbs/00_generators.ipynb #d0ed306f
 @dataclass(frozen=True)
-class SineNet(_Family):
+class SineNet(Family):
     "SineNet curves (appendix A.1.2): z = (a, b, omega, phi), 4*hidden values; Theta_z(t) = sum_i (a_i, b_i) sin(omega_i t + phi_i)."
     hidden: int = 300
     t_range: tuple = (-2., 2.)

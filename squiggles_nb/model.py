@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['BN_MOMENTUM', 'STEMS', 'MODELS', 'BasicBlock', 'ResNet', 'ResNet18', 'ResNet34', 'count_params', 'SmallCNN',
-           'get_model', 'apply', 'as_function', 'flops_per_image', 'model_table']
+           'get_model', 'apply', 'as_function', 'split_fn', 'merge_fn', 'flops_per_image', 'model_table']
 
 # %% ../nbs/04_model.ipynb #63b7e969
 from functools import partial
@@ -166,20 +166,32 @@ def apply(graphdef, state, images):
     "Pure forward pass: merge `graphdef` and `state` (from `nnx.split`) and return the logits for `images`."
     return nnx.merge(graphdef, state)(images)
 
-def as_function(model: nnx.Module):
-    "A pure, jit-able function images -> float32 logits, with BatchNorm in inference mode (a snapshot of `model`)."
+def as_function(model: nnx.Module) -> jax.tree_util.Partial:
+    "A pure, jit-able callable images -> float32 logits (BatchNorm in inference mode): a snapshot of `model` whose weights stay traced."
     graphdef, state = nnx.split(nnx.view(model, use_running_average=True, raise_if_not_found=False))
     state = jax.tree.map(lambda a: a, state)  # fresh Variable containers: later in-place updates of `model` do not leak in
-    def logits_fn(images):
-        return apply(graphdef, state, images)
-    logits_fn.graphdef, logits_fn.state = graphdef, state
-    return logits_fn
+    return jax.tree_util.Partial(apply, graphdef, state)
+
+def split_fn(fn):
+    "Split a callable pytree `fn` into (static part, list of array leaves), to pass it into `jax.jit` with traced weights."
+    if not callable(fn):
+        raise TypeError(f"fn must be callable (a function, an NNX module or a jax.tree_util.Partial), got {type(fn).__name__}")
+    leaves, treedef = jax.tree_util.tree_flatten(fn)
+    is_array = tuple(isinstance(l, (jax.Array, np.ndarray)) for l in leaves)
+    static = tuple(None if a else l for l, a in zip(leaves, is_array))
+    return (treedef, static, is_array), [l for l, a in zip(leaves, is_array) if a]
+
+def merge_fn(static, arrays):
+    "Inverse of `split_fn`: rebuild the callable from its static part and array leaves."
+    treedef, static_leaves, is_array = static
+    it = iter(arrays)
+    return jax.tree_util.tree_unflatten(treedef, [next(it) if a else s for s, a in zip(static_leaves, is_array)])
 
 # %% ../nbs/04_model.ipynb #413fdc1a
 def flops_per_image(model: nnx.Module, resolution: int) -> float:
     "XLA's FLOP count of the compiled inference forward pass on one image (`model` may be abstract, from `nnx.eval_shape`)."
-    f = as_function(model)
-    compiled = jax.jit(lambda s, im: apply(f.graphdef, s, im)).lower(f.state, jnp.zeros((1, resolution, resolution))).compile()
+    graphdef, state = as_function(model).args
+    compiled = jax.jit(lambda s, im: apply(graphdef, s, im)).lower(state, jnp.zeros((1, resolution, resolution))).compile()
     cost = compiled.cost_analysis()
     if isinstance(cost, (list, tuple)): cost = cost[0]
     return float(cost["flops"])

@@ -10,13 +10,13 @@ import jax
 import jax.numpy as jnp
 
 # %% auto #0
-__all__ = ['render', 'show_images']
+__all__ = ['CMAP', 'pixel_grid', 'render', 'show_image', 'show_images']
 
 # %% ../nbs/01_rasterizer.ipynb #5837cd39
-def _grid(size): return jnp.asarray(np.arange(size) / (size - 1), jnp.float32)
+def pixel_grid(size): return jnp.asarray(np.arange(size) / (size - 1), jnp.float32)
 
 def _sq_parts(points, size):
-    g = _grid(size)
+    g = pixel_grid(size)
     dx2 = jnp.square(g[:, None] - points[..., None, :, 0])     # (..., size, K): (g_i - x_k)^2
     dy2 = jnp.square(g[:, None] - points[..., None, :, 1])     # (..., size, K): (g_j - y_k)^2
     return dx2, dy2
@@ -47,7 +47,7 @@ def _nearest(points, m, size):
 
 def _render_bwd(size, res, g_img):
     points, m = res
-    K, grid = points.shape[-2], _grid(size)
+    K, grid = points.shape[-2], pixel_grid(size)
     k = _nearest(points, m, size)
     # d img_ij / d x_k = img_ij * 2 n^2 (g_i - x_k) for the nearest k, likewise for y with g_j:
     # sum c_ij, c_ij g_i and c_ij g_j over the pixels of each point (one segment sum), then combine
@@ -76,19 +76,26 @@ def render(points, size=60):
     return _render_jit(points.astype(jnp.float32), int(size))
 
 # %% ../nbs/01_rasterizer.ipynb #685cb670
-def show_images(images, titles=None, ncols=5, size=1.6, axes=None, title=None):
-    "Draw images (N, n, n) in X[i, j] layout (i along x) with x to the right and y up."
-    images = np.asarray(images)
-    nrows = -(-len(images) // ncols)
+CMAP = "gray_r"      # every image of the project: intensity 1 drawn black on white, as the curves in the paper's figures
+
+def show_image(ax, image, title=None, color="k", cmap=CMAP, **kw):
+    "Draw one image X[i, j] (i along x) on `ax` with x to the right and y up; `kw` go to `imshow` (default range [0, 1])."
+    kw = dict(dict(vmin=0, vmax=1) if cmap == CMAP else {}, **kw)
+    ax.imshow(np.asarray(image).T, origin="lower", cmap=cmap, **kw)
+    ax.set(xticks=[], yticks=[])
+    if title is not None: ax.set_title(title, fontsize=7, color=color)
+    return ax
+
+def show_images(images, titles=None, ncols=5, size=1.4, axes=None, title=None, colors=None):
+    "A grid of images (N, n, n), optional titles and title colours; returns the axes (their figure: `axes[0].figure`)."
     import matplotlib.pyplot as plt
+    images = np.asarray(images)
     if axes is None:
-        fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size))
+        nrows = max(1, -(-len(images) // ncols))
+        _, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.08), squeeze=False)
     axes = np.atleast_1d(axes).ravel()
     for i, a in enumerate(axes):
-        a.set(xticks=[], yticks=[])
-        if i < len(images):
-            a.imshow(images[i].T, origin="lower", cmap="gray", vmin=0, vmax=1)
-            if titles is not None: a.set_title(titles[i], fontsize=8)
+        if i < len(images): show_image(a, images[i], None if titles is None else titles[i], "k" if colors is None else colors[i])
         else: a.axis("off")
-    if title: axes[0].figure.suptitle(title)
+    if title: axes[0].figure.suptitle(title, fontsize=9)
     return axes

@@ -6,8 +6,8 @@
 __all__ = ['NOISE_MODES', 'SCHEDULES', 'POOL_BLOCK', 'BOOKKEEPING', 'CONFIG_FILE', 'METRICS_FILE', 'RESULT_FILE', 'CKPT_DIR',
            'TrainConfig', 'shard_start', 'pool_block_starts', 'make_mesh', 'noise_key_of', 'add_noise',
            'make_generator', 'make_optimizer', 'new_model', 'TrainState', 'init_state', 'make_update', 'train_step',
-           'roc_auc', 'evaluate', 'versions', 'load_config', 'checkpoint_steps', 'load_model', 'evaluate_run', 'train',
-           'read_metrics', 'plot_training', 'check_data_parallel']
+           'roc_auc', 'evaluate', 'load_config', 'checkpoint_steps', 'load_model', 'evaluate_run', 'train',
+           'read_metrics', 'plot_training']
 
 # %% ../nbs/05_train.ipynb #306d432d
 import dataclasses, datetime, json, math, os, platform, subprocess, sys, time
@@ -24,8 +24,9 @@ import scipy.stats
 from flax import nnx
 import squiggles_nb
 from .generators import FAMILIES
-from .data import Dataset, device_info
-from .model import get_model, as_function, MODELS, STEMS
+from .data import Dataset
+from .records import provenance, write_json, read_json
+from .model import get_model, as_function, split_fn, merge_fn, MODELS, STEMS
 
 # %% ../nbs/05_train.ipynb #f43968c6
 NOISE_MODES = ("fixed", "uniform")
@@ -57,7 +58,6 @@ class TrainConfig:
     eval_size: int = 4096
     log_every: int = 100
     checkpoint_every: int = 2000
-    out_dir: str | None = None
 
     def __post_init__(self):
         def integer(name, lo=1, hi=None):
@@ -98,7 +98,7 @@ class TrainConfig:
         if unknown: raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
         return cls(**d)
 
-BOOKKEEPING = ("eval_every", "eval_size", "log_every", "checkpoint_every", "out_dir")
+BOOKKEEPING = ("eval_every", "eval_size", "log_every", "checkpoint_every")
 
 def _identity(config: TrainConfig) -> dict:
     "The fields that determine the parameters a run produces."
@@ -243,14 +243,14 @@ def roc_auc(labels, scores) -> float:
 
 # %% ../nbs/05_train.ipynb #f103ce1c
 @partial(jax.jit, static_argnums=(0, 1, 2))
-def _eval_scores(graphdef, dataset, size, state, start):
+def _eval_scores(fn_static, dataset, size, fn_arrays, start):
     batch = dataset.make_batch_fn(size)(start)
-    logits = nnx.merge(graphdef, state)(batch["image"])
+    logits = merge_fn(fn_static, fn_arrays)(batch["image"])
     return logits[:, 1] - logits[:, 0], batch["label"]
 
 def evaluate(model, dataset: Dataset, n: int = 98_304, *, batch_size: int = 1024, start: int = 0,
-             progress: bool = False) -> dict:
-    "Accuracy and ROC-AUC of `model` (nnx model, or function images -> logits) on samples start .. start+n-1 of `dataset`."
+             progress: bool = False, scores: bool = False) -> dict:
+    "Accuracy and ROC-AUC of `model` (nnx model, or function images -> logits) on samples start .. start+n-1 of `dataset`; `scores` adds the per-sample margins and labels."
     if not isinstance(dataset, Dataset): raise TypeError(f"dataset must be a squiggles_nb.data.Dataset, got {type(dataset).__name__}")
     for name, v in (("n", n), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -258,36 +258,22 @@ def evaluate(model, dataset: Dataset, n: int = 98_304, *, batch_size: int = 1024
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0 or start + n > 2 ** 32:
         raise ValueError(f"start must be an integer >= 0 with start + n <= 2**32, got start={start!r}, n={n}")
     size = min(batch_size, n)
-    if isinstance(model, nnx.Module):
-        f = as_function(model)
-        run = lambda s: _eval_scores(f.graphdef, dataset, size, f.state, s)
-    elif callable(model):
-        gen = dataset.make_batch_fn(size)
-        def scores_fn(s):
-            batch = gen(s); logits = model(batch["image"])
-            return logits[:, 1] - logits[:, 0], batch["label"]
-        run = jax.jit(scores_fn)
-    else:
-        raise TypeError(f"model must be an nnx.Module or a function images -> logits, got {type(model).__name__}")
+    if not callable(model): raise TypeError(f"model must be an nnx.Module or a function images -> logits, got {type(model).__name__}")
+    static, arrays = split_fn(as_function(model) if isinstance(model, nnx.Module) else model)
+    run = lambda s: _eval_scores(static, dataset, size, arrays, s)
     it = range(start, start + n, size)
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc=f"evaluate {dataset.family.name}/{dataset.split}", unit="batch")
-    scores, labels = zip(*[jax.device_get(run(jnp.uint32(s))) for s in it])
-    scores, labels = np.concatenate(scores)[:n], np.concatenate(labels)[:n]
-    return dict(accuracy=float(((scores > 0) == (labels == 1)).mean()), roc_auc=roc_auc(labels, scores), n=int(n),
-                positives=int(labels.sum()), family=dataset.family.name, split=dataset.split, seed=dataset.seed,
-                resolution=dataset.resolution)
+    margins, labels = zip(*[jax.device_get(run(jnp.uint32(s))) for s in it])
+    margins, labels = np.concatenate(margins)[:n], np.concatenate(labels)[:n]
+    out = dict(accuracy=float(((margins > 0) == (labels == 1)).mean()), roc_auc=roc_auc(labels, margins), n=int(n),
+               positives=int(labels.sum()), family=dataset.family.name, split=dataset.split, seed=dataset.seed,
+               resolution=dataset.resolution)
+    return dict(out, scores=margins, labels=labels) if scores else out
 
 # %% ../nbs/05_train.ipynb #c68c242a
 CONFIG_FILE, METRICS_FILE, RESULT_FILE, CKPT_DIR = "config.json", "metrics.jsonl", "result.json", "checkpoints"
-
-def versions() -> dict:
-    "Versions of the package and the libraries that produce results."
-    import flax
-    return dict(squiggles_nb=squiggles_nb.__version__, jax=jax.__version__, flax=flax.__version__,
-                optax=optax.__version__, orbax_checkpoint=getattr(ocp, "__version__", "unknown"),
-                numpy=np.__version__, python=platform.python_version())
 
 def _manager(out_dir, create=True):
     opts = ocp.CheckpointManagerOptions(max_to_keep=2, create=create)
@@ -315,7 +301,11 @@ def load_config(path) -> TrainConfig:
     "The TrainConfig recorded in run directory `path`."
     f = Path(path) / CONFIG_FILE
     if not f.exists(): raise FileNotFoundError(f"no {CONFIG_FILE} in {path}: not a squiggles_nb training directory")
-    return TrainConfig.from_dict(json.loads(f.read_text())["config"])
+    d = read_json(f, "training config")
+    if not isinstance(d, dict) or not isinstance(d.get("config"), dict): raise ValueError(f"{f}: no 'config' entry")
+    cfg = {k: v for k, v in d["config"].items() if k != "out_dir"}     # older runs recorded their own folder
+    try: return TrainConfig.from_dict(cfg)
+    except (TypeError, ValueError) as e: raise ValueError(f"{f}: {e}") from None
 
 def checkpoint_steps(path) -> list[int]:
     "Steps of the complete checkpoints in run directory `path`."
@@ -376,22 +366,20 @@ def _prepare_out_dir(out: Path, config: TrainConfig, resume: bool, mesh: Mesh, m
         if diff: raise ValueError(f"cannot resume {out}: config differs from the recorded run, field: (recorded, requested) {diff}")
     elif main:
         out.mkdir(parents=True, exist_ok=True)
-        rec = dict(config=config.to_dict(), versions=versions(), device=device_info(), n_devices=int(mesh.devices.size),
-                   process_count=jax.process_count(), created=datetime.datetime.now().isoformat(timespec="seconds"),
-                   command=sys.argv)
-        cfile.write_text(json.dumps(rec, indent=1))
+        write_json(cfile, dict(config=config.to_dict(), n_devices=int(mesh.devices.size),
+                               process_count=jax.process_count(), **provenance()))
 
-def train(config: TrainConfig, *, resume: bool = False, max_minutes: float | None = None, devices=None,
+def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minutes: float | None = None, devices=None,
           progress: bool = True, callback=None) -> dict:
-    "Train per `config`; returns final metrics (JSON-able) and the trained `model`. See the notebook for resume and limits."
+    "Train per `config`, writing to `out_dir` if given; returns final metrics (JSON-able) and the trained `model`."
     if not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if max_minutes is not None and not (isinstance(max_minutes, (int, float)) and max_minutes >= 0):
         raise ValueError(f"max_minutes must be a number >= 0, got {max_minutes!r}")
-    if resume and config.out_dir is None: raise ValueError("resume=True needs config.out_dir")
+    if resume and out_dir is None: raise ValueError("resume=True needs an out_dir")
     t_start = time.time()
     mesh = make_mesh(devices)
     main = jax.process_index() == 0
-    out = Path(config.out_dir) if config.out_dir else None
+    out = None if out_dir is None else Path(out_dir)
     step_fn, graphdef = _compiled_step(_key_config(config), mesh)
     state = init_state(config, mesh)
     mngr, resumed_from, prev_wall = None, None, 0.0
@@ -477,7 +465,7 @@ def train(config: TrainConfig, *, resume: bool = False, max_minutes: float | Non
                   train_seconds=round(prev_wall + t_train, 3), wall_seconds=round(time.time() - t_start, 3),
                   n_devices=int(mesh.devices.size), out_dir=None if out is None else str(out), config=config.to_dict())
     if out is not None and main:
-        (out / RESULT_FILE).write_text(json.dumps(dict(result, versions=versions(), device=device_info()), indent=1))
+        write_json(out / RESULT_FILE, dict(result, **provenance()))
     result["model"] = current_model()
     return result
 
@@ -502,64 +490,3 @@ def plot_training(records, ax=None, title=None):
     ax2.set_ylabel("accuracy"); ax2.legend(loc="lower right", fontsize=8)
     if title: ax.set_title(title)
     return ax
-
-# %% ../nbs/05_train.ipynb #948289da
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("localhost", 0)); return s.getsockname()[1]
-
-_DP_WORKER = """
-import json, sys, numpy as np, jax
-n, port, out = {n}, {port}, {out!r}
-if n > 1 and {distributed}:
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=f"localhost:{{port}}", num_processes=n, process_id=int(sys.argv[1]))
-import jax.numpy as jnp
-from squiggles_nb.train import TrainConfig, make_mesh, init_state, train_step, _host
-cfg = TrainConfig.from_dict({config!r})
-mesh = make_mesh(); st = init_state(cfg, mesh); step = train_step(cfg, mesh)
-p, r, o, losses = st.params, st.rest, st.opt_state, []
-for s in range({steps}):
-    p, r, o, m = step(p, r, o, jnp.uint32(s)); losses.append(float(_host(m["loss"])))
-if jax.process_index() == 0:
-    np.savez(out + "/params.npz", *[_host(x) for x in jax.tree.leaves(p)])
-    json.dump(dict(losses=losses, n_devices=jax.device_count(), process_count=jax.process_count()), open(out + "/result.json", "w"))
-"""
-
-def _run_dp(n, mode, config, steps, out, timeout):
-    "Start the worker(s) of one configuration; return the Popen objects."
-    distributed = mode == "processes"
-    code = _DP_WORKER.format(n=n, port=_free_port(), out=str(out), distributed=distributed, config=config.to_dict(), steps=steps)
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["XLA_FLAGS"] = "" if distributed or n == 1 else f"--xla_force_host_platform_device_count={n}"
-    n_proc = n if distributed else 1
-    procs = []
-    for i in range(n_proc):
-        with open(Path(out) / f"log{i}.txt", "w") as f:      # a file, not a pipe: a full pipe blocks the worker
-            procs.append(subprocess.Popen([sys.executable, "-c", code, str(i)], env=env, stdout=f, stderr=subprocess.STDOUT))
-    return procs
-
-def check_data_parallel(n: int = 4, mode: str = "processes", config: TrainConfig | None = None, steps: int = 2,
-                        timeout: float = 300) -> dict:
-    "Run `steps` training steps on 1 CPU device and on `n` (processes with one device each, or simulated devices in one process); compare."
-    if mode not in ("processes", "devices"): raise ValueError(f"mode must be 'processes' or 'devices', got {mode!r}")
-    config = config or TrainConfig(model="smallcnn", width=4, batch_size=64, noise_sigma=0.08, noise_mode="uniform")
-    import tempfile as _tf
-    with _tf.TemporaryDirectory() as d1, _tf.TemporaryDirectory() as dn:
-        procs = _run_dp(1, mode, config, steps, d1, timeout) + _run_dp(n, mode, config, steps, dn, timeout)
-        t0 = time.time()
-        try:
-            for p in procs: p.wait(timeout=max(1.0, timeout - (time.time() - t0)))
-        except subprocess.TimeoutExpired:
-            for p in procs: p.kill()
-            raise RuntimeError(f"data-parallel check ({mode}, n={n}) did not finish in {timeout} s") from None
-        bad = [i for i, p in enumerate(procs) if p.returncode]
-        if bad:
-            logs = sorted(Path(d1).glob("log*.txt")) + sorted(Path(dn).glob("log*.txt"))
-            raise RuntimeError(f"data-parallel check ({mode}, n={n}) failed:\n{logs[bad[0]].read_text()[-3000:]}")
-        r1, rn = (json.loads((Path(d) / "result.json").read_text()) for d in (d1, dn))
-        with np.load(Path(d1) / "params.npz") as a, np.load(Path(dn) / "params.npz") as b:
-            diff = max(float(np.abs(a[k] - b[k]).max()) for k in a.files)
-    return dict(mode=mode, n_devices=rn["n_devices"], process_count=rn["process_count"], loss_1=r1["losses"],
-                loss_n=rn["losses"], max_param_diff=diff)
