@@ -1,4 +1,4 @@
-"""Attack a model saved by bench/weights.py (a weights folder) on the test split, phase by phase within a deadline.
+"""Attack a model saved by train.save_weights (a weights folder) on the test split, phase by phase within a deadline.
 
     python bench/attack_weights.py WEIGHTS_DIR OUT.json [--n 8192] [--chunk 2048] [--deadline 120]
 
@@ -14,9 +14,9 @@ import jax, jax.numpy as jnp
 
 T0 = time.time()
 sys.path.insert(0, str(Path(__file__).parent))
-from weights import load_weights
 from common import provenance
 from squiggles_nb.data import Dataset
+from squiggles_nb.train import load_weights
 from squiggles_nb.model import as_function
 from squiggles_nb.attacks import pgd_l2, predict, gaussian_noise_attack, latent_attack, l2_norm
 

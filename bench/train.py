@@ -20,59 +20,12 @@ import argparse, dataclasses, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import jax, jax.numpy as jnp
-from common import write, best_rate
+from common import write
 from squiggles_nb.data import Dataset
 from squiggles_nb.records import binomial_interval, versions
-from squiggles_nb.train import (TrainConfig, make_mesh, init_state, train_step, make_update, train, evaluate,
-                                read_metrics)
+from squiggles_nb.train import TrainConfig, train, evaluate, read_metrics, throughput
 from squiggles_nb.model import count_params, flops_per_image, get_model
 from flax import nnx
-
-
-def throughput(config, repeats=3, n_steps=5):
-    """Images/s of (a) data generation alone, (b) the update on a fixed batch (reference), (c) our full step.
-
-    Each is timed as `n_steps` back-to-back calls ending in a block_until_ready, best of `repeats`."""
-    mesh = make_mesh()
-    B = config.batch_size
-    ds = Dataset(config.family, "train", config.data_seed, config.resolution)
-    gen = jax.jit(ds.make_batch_fn(B))
-    def run_gen():
-        out = None
-        for s in range(n_steps): out = gen(jnp.uint32(s * B))
-        jax.block_until_ready(out)
-    gen_rate = best_rate(run_gen, n_steps * B, repeats)
-
-    batch = gen(jnp.uint32(0))
-    images, labels = batch["image"], batch["label"]
-    update, _ = make_update(config)
-    upd = jax.jit(update, donate_argnums=(0, 1, 2))
-    st = init_state(config, mesh)
-    state = [st.params, st.rest, st.opt_state]
-    def run_fixed():
-        for _ in range(n_steps):
-            p, r, o, m = upd(*state, images, labels); state[:] = [p, r, o]
-        jax.block_until_ready(m)
-    fixed_rate = best_rate(run_fixed, n_steps * B, repeats)
-
-    step = train_step(config, mesh)
-    st = init_state(config, mesh)
-    state2 = [st.params, st.rest, st.opt_state]
-    counter = [0]
-    def run_full():
-        for _ in range(n_steps):
-            p, r, o, m = step(*state2, jnp.uint32(counter[0])); state2[:] = [p, r, o]; counter[0] += 1
-        jax.block_until_ready(m)
-    full_rate = best_rate(run_full, n_steps * B, repeats)
-    t_gen, t_fixed, t_full = B / gen_rate, B / fixed_rate, B / full_rate
-    return dict(model=config.model, resolution=config.resolution, stem=config.stem, width=config.width,
-                dtype=config.dtype, batch_size=B, n_devices=int(mesh.devices.size),
-                data_generation_images_per_s=round(gen_rate, 1),
-                fixed_batch_step_images_per_s=round(fixed_rate, 1),
-                full_step_images_per_s=round(full_rate, 1),
-                ratio_full_to_fixed=round(full_rate / fixed_rate, 3),
-                data_share_of_step_alone=round(t_gen / t_full, 4),            # generation timed alone / full step
-                data_share_of_step_difference=round(max(t_full - t_fixed, 0.0) / t_full, 4))
 
 
 def print_tp(r):
@@ -90,7 +43,7 @@ def timed_run(config, budget_s, final_n, out_dir, probe_steps=30, deadline_s=Non
 
     The step count comes from a short probe of the full step's throughput (taken here, in the same conditions).
     `deadline_s` (seconds since the process started) stops training early enough to evaluate and save; `weights_dir`
-    receives the trained weights (bench/weights.py), which are reloaded and evaluated again."""
+    receives the trained weights (`train.save_weights`), which are reloaded and evaluated again."""
     tp = throughput(dataclasses.replace(config, steps=probe_steps), repeats=1, n_steps=max(3, probe_steps // 3))
     rate = tp["full_step_images_per_s"]
     steps = max(10, int(0.92 * budget_s * rate / config.batch_size))   # 8% headroom for load fluctuations
@@ -119,7 +72,7 @@ def timed_run(config, budget_s, final_n, out_dir, probe_steps=30, deadline_s=Non
     print(f"final test accuracy {final['accuracy']:.4f} (95% CI {final['accuracy_ci95']}) on {final_n}", flush=True)
     weights = None
     if weights_dir is not None:
-        from weights import save_weights, load_weights
+        from squiggles_nb.train import save_weights, load_weights
         manifest = save_weights(model, cfg, weights_dir)
         t = time.time()
         again = evaluate(load_weights(weights_dir), Dataset(config.family, "test", config.data_seed, config.resolution), final_n,

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['PAPER_EPS', 'SPACES', 'ATTACK_FORMAT', 'l2_norm', 'per_example', 'l2_normalize', 'project_l2', 'margin',
-           'cross_entropy', 'concrete', 'check_budget', 'pgd_l2', 'predict', 'pixel_attack', 'gaussian_noise_attack',
-           'latent_classifier', 'latent_attack', 'attack_summary', 'attack_dataset', 'manifold_decomposition',
-           'decompose_attack']
+           'cross_entropy', 'concrete', 'check_budget', 'check_inputs', 'pgd_l2', 'predict', 'pixel_attack',
+           'gaussian_noise_attack', 'latent_classifier', 'latent_attack', 'attack_summary', 'attack_dataset',
+           'manifold_decomposition', 'decompose_attack']
 
 # %% ../nbs/06_attacks.ipynb #0299643e
 import time
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
-from .records import provenance, jsonable, read_chunked, append_chunk, resume_chunked, chunk_arrays
+from .records import provenance, jsonable, read_chunked, append_chunk, resume_chunked, chunk_arrays, DeadlineReached, fingerprint
 
 # %% ../nbs/06_attacks.ipynb #0adf4f69
 from .model import split_fn, merge_fn
@@ -53,8 +53,11 @@ def margin(logits, y):
     return own - other
 
 def cross_entropy(logits, y):
-    "Per-example softmax cross-entropy with integer labels (the default attack loss)."
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    "Per-example softmax cross-entropy with integer labels (the default attack loss), with a gradient that holds at any margin."
+    logits = jnp.asarray(logits)
+    own = jnp.take_along_axis(logits, y[:, None], axis=1)
+    others = jnp.where(jax.nn.one_hot(y, logits.shape[1], dtype=bool), -jnp.inf, logits - own)
+    return jax.nn.softplus(jax.nn.logsumexp(others, axis=1))        # log(1 + sum_j exp(l_j - l_y)) = -log softmax_y
 
 # %% ../nbs/06_attacks.ipynb #ef44b08e
 def concrete(a):
@@ -85,14 +88,27 @@ def _check_clip(clip):
         raise ValueError(f"clip must satisfy lo < hi, got ({lo}, {hi})")
     return (lo, hi)
 
-def _check_batch(x, y, need_int_labels):
+def check_inputs(fn, x, name="x"):
+    "Refuse (when the values are concrete) non-finite inputs, and images whose size is not the model's `resolution`."
     x = jnp.asarray(x)
-    if x.ndim < 1:
-        raise ValueError(f"x must be a batch of shape (batch, ...), got shape {x.shape}")
+    if x.ndim < 1: raise ValueError(f"{name} must be a batch of shape (batch, ...), got shape {x.shape}")
+    res = getattr(fn, "resolution", None)
+    if res is not None and x.ndim == 3 and x.shape[1:] != (res, res):
+        raise ValueError(f"the model takes {res}x{res} images, got {name} of shape {x.shape}")
+    c = concrete(x)
+    if c is not None and not np.isfinite(c).all(): raise ValueError(f"{name} must be finite: {int((~np.isfinite(c)).sum())} NaN or infinite values")
+    return x
+
+def _check_batch(x, y, need_int_labels, fn=None):
+    x = check_inputs(fn, x)
     if need_int_labels:
         y = jnp.asarray(y)
         if y.shape != (x.shape[0],) or not jnp.issubdtype(y.dtype, jnp.integer):
             raise ValueError(f"y must be integer class labels of shape ({x.shape[0]},), got {y.dtype} {y.shape}")
+        cy = concrete(y)
+        if fn is not None and cy is not None and cy.size:
+            k = jax.eval_shape(lambda v: fn(v), jax.ShapeDtypeStruct((1,) + x.shape[1:], x.dtype)).shape[-1]
+            if cy.min() < 0 or cy.max() >= k: raise ValueError(f"y must be classes 0..{k - 1} of this model, got values {np.unique(cy).tolist()}")
     return x, y
 
 # %% ../nbs/06_attacks.ipynb #a576f17d
@@ -126,7 +142,7 @@ def pgd_l2(fn, x, y, eps, *, steps=100, step_size=None, targeted=False, clip=Non
     the target classes. `eps`, `step_size` (default eps/25): scalars or per-example (batch,) arrays. `clip=(lo, hi)`
     keeps every iterate in the box. `key`: random start uniform in the eps-ball. `loss(logits, y)` -> (batch,),
     default softmax cross-entropy. Returns x_adv with ||x_adv - x||_2 <= eps per example. Jitted."""
-    x, y = _check_batch(x, y, loss is None)
+    x, y = _check_batch(x, y, loss is None, fn)
     if not (isinstance(steps, (int, np.integer)) and steps >= 0):
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
     if not isinstance(targeted, bool):
@@ -148,7 +164,7 @@ def pgd_l2(fn, x, y, eps, *, steps=100, step_size=None, targeted=False, clip=Non
 def predict(fn, x, batch_size=None):
     "Predicted classes argmax fn(x), evaluated in chunks of `batch_size` (all at once by default)."
     static, arrays = split_fn(fn)
-    x = jnp.asarray(x)
+    x = check_inputs(fn, x)
     if batch_size is None or batch_size >= x.shape[0]:
         return _predict(static, arrays, x)
     return jnp.concatenate([_predict(static, arrays, x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
@@ -165,7 +181,7 @@ def pixel_attack(fn, images, labels, eps, *, steps=100, step_size=None, targeted
 
 def gaussian_noise_attack(key, x, eps, clip=None):
     "x plus a random direction (uniform on the sphere, per example) scaled to L2 norm `eps`; optionally clipped."
-    x = jnp.asarray(x)
+    x = check_inputs(None, x)
     eps = check_budget("eps", eps, x.shape[0])
     clip = _check_clip(clip)
     u = l2_normalize(jax.random.normal(key, x.shape, x.dtype))
@@ -242,8 +258,8 @@ def _gather(rows, kept):
 
 def attack_dataset(model, dataset, n: int, eps_grid=PAPER_EPS, *, space: str = "pixel", steps: int = 100,
                    step_ratio: float = 25.0, noise_seed: int | None = None, noise_clip=None, keep=(), chunk_size: int = 256,
-                   out=None, meta: dict | None = None, progress: bool = False) -> tuple[dict, dict]:
-    "Attack samples 0..n-1 of `dataset` at each eps of `eps_grid` (see above): (arrays, header). Resumable with `out`."
+                   out=None, meta: dict | None = None, progress: bool = False, deadline: float | None = None) -> tuple[dict, dict]:
+    "Attack samples 0..n-1 of `dataset` at each eps of `eps_grid` (see above): (arrays, header). Resumable with `out`; stops between chunks before `deadline` (a time.time() value)."
     if space not in SPACES: raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     for name, v, lo in (("n", n, 1), ("steps", steps, 1), ("chunk_size", chunk_size, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -254,19 +270,22 @@ def attack_dataset(model, dataset, n: int, eps_grid=PAPER_EPS, *, space: str = "
         raise ValueError(f"model resolution {model.resolution} does not match the dataset's {dataset.resolution}")
     config = dict(family=dataset.family.name, split=dataset.split, data_seed=dataset.seed, resolution=dataset.resolution,
                   n=n, eps_grid=grid, space=space, steps=steps, step_ratio=step_ratio, noise_seed=noise_seed,
-                  noise_clip=noise_clip, keep=[float(e) for e in keep], chunk_size=chunk_size, meta=meta or {})
+                  noise_clip=noise_clip, keep=[float(e) for e in keep], chunk_size=chunk_size, model=fingerprint(model), meta=meta or {})
     header = dict(format=ATTACK_FORMAT, config=jsonable(config), **provenance())
     done = set() if out is None else resume_chunked(out, ATTACK_FORMAT, config)
-    rows, kept = [], []
+    rows, kept, last = [], [], 0.0
     starts = range(0, n, chunk_size)
     if progress:
         from tqdm.auto import tqdm
         starts = tqdm(starts, desc=f"{space} attacks, {len(grid)} budgets", unit="chunk")
     for s in starts:
         if s in done: continue
+        if deadline is not None and time.time() + last > deadline:
+            raise DeadlineReached(f"{space} attacks stopped before chunk {s} of {n} at the deadline; a rerun resumes")
         t0, m = time.perf_counter(), min(chunk_size, n - s)
         b = dict(dataset.batch(s, m), index=np.arange(s, s + m), family=dataset.family)
         r, kp = _attack_chunk(model, b, grid, space, steps, step_ratio, noise_seed, s // chunk_size, set(keep), noise_clip)
+        last = time.perf_counter() - t0
         if out is None: rows += r; kept.append(kp)
         else: append_chunk(out, r, dict(start=s, n=m, wall_s=time.perf_counter() - t0), header, arrays=kp)
     if out is not None:

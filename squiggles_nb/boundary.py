@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from .records import provenance, jsonable, read_chunked, append_chunk, resume_chunked, TMP_SUFFIX
+from .records import provenance, jsonable, read_chunked, append_chunk, resume_chunked, fingerprint, TMP_SUFFIX
 from .rasterizer import render, show_image, show_images
 from .labeler import self_intersects
 from .data import Dataset
@@ -262,7 +262,7 @@ def boundary_records(model, navigator, dataset: Dataset, n: int, *, start: int =
     config = dict(family=dataset.family.name, split=dataset.split, data_seed=dataset.seed, resolution=dataset.resolution,
                   start=start, n=n, attack=attack, attack_eps=None if attack is None else float(attack_eps),
                   attack_steps=attack_steps, eps_grid=grid.tolist(), steps=steps, refine=refine, chunk_size=chunk_size,
-                  meta=meta or {})                       # batch sizes change the speed, not the records: not part of the config
+                  model=fingerprint(model), navigator=fingerprint(navigator), meta=meta or {})                       # batch sizes change the speed, not the records: not part of the config
     header = records_header(config, seed=dataset.seed)
     done = set() if out is None else resume_chunked(_check_jsonl(out), RECORDS_FORMAT, config)
     model_fn, parts = model, []

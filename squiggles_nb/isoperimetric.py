@@ -24,8 +24,8 @@ from matplotlib.colors import to_rgb
 from tqdm.auto import tqdm
 
 from .model import split_fn, merge_fn
-from .attacks import PAPER_EPS, pgd_l2, predict, l2_norm, per_example, concrete, check_budget
-from .records import binomial_interval, provenance, jsonable, save_npz, load_npz
+from .attacks import PAPER_EPS, pgd_l2, predict, l2_norm, per_example, concrete, check_budget, check_inputs
+from .records import binomial_interval, provenance, jsonable, save_npz, load_npz, fingerprint
 
 # %% ../nbs/08_isoperimetric.ipynb #78264ec6
 def _check_prob(name, p, closed=False):
@@ -73,7 +73,7 @@ def _noise_error_counts(fn_static, fn_arrays, x, y, sigma, keys, *, n, chunk):
     return jnp.sum(jax.lax.map(body, jnp.arange(-(-n // chunk))), axis=0)
 
 def _check_xy(x, y):
-    x, y = jnp.asarray(x), jnp.asarray(y)
+    x, y = check_inputs(None, x), jnp.asarray(y)
     if x.ndim < 1 or y.shape != x.shape[:1] or not jnp.issubdtype(y.dtype, jnp.integer):
         raise ValueError(f"x must be (batch, ...) and y integer labels of shape (batch,), got {x.shape} and {y.dtype} {y.shape}")
     if not jnp.issubdtype(x.dtype, jnp.floating): x = x.astype(jnp.float32)
@@ -382,7 +382,7 @@ def plot_error_rate_cdf(rates, ax=None, label=None):
     if label: ax.legend(fontsize=7)
     return ax
 
-# %% ../nbs/08_isoperimetric.ipynb #b19a5ded
+# %% ../nbs/08_isoperimetric.ipynb #a6b4745e
 def noise_records(model, dataset, n: int, *, seed: int = 0, sigma: float = 0.08, mu: float = 0.01, draws: int = 1000,
                   eps_grid=PAPER_EPS, steps: int = 100, refine: int = 6, n_noisy: int = 0, noisy_steps: int = 200,
                   rtol: float = 0.01, step_ratio: float = 25, sigmas=(), batch_size: int = 4096, out=None,
@@ -395,7 +395,7 @@ def noise_records(model, dataset, n: int, *, seed: int = 0, sigma: float = 0.08,
     config = dict(family=dataset.family.name, split=dataset.split, data_seed=dataset.seed, resolution=dataset.resolution,
                   n=n, seed=seed, sigma=sigma, mu=mu, draws=draws, eps_grid=list(eps_grid), steps=steps, refine=refine,
                   n_noisy=n_noisy, noisy_steps=noisy_steps, rtol=rtol, step_ratio=step_ratio, sigmas=list(sigmas),
-                  meta=meta or {})
+                  model=fingerprint(model), meta=meta or {})
     if out is not None and Path(out).exists():
         arrays, header = load_npz(out)
         if header.get("config") != jsonable(config):

@@ -4,10 +4,12 @@
 
 # %% auto #0
 __all__ = ['NOISE_MODES', 'SCHEDULES', 'POOL_BLOCK', 'BOOKKEEPING', 'CONFIG_FILE', 'METRICS_FILE', 'RESULT_FILE', 'CKPT_DIR',
-           'TrainConfig', 'shard_start', 'pool_block_starts', 'make_mesh', 'noise_key_of', 'add_noise',
-           'make_generator', 'make_optimizer', 'new_model', 'TrainState', 'init_state', 'make_update', 'train_step',
-           'roc_auc', 'evaluate', 'load_config', 'checkpoint_steps', 'load_model', 'evaluate_run', 'train',
-           'read_metrics', 'plot_training']
+           'SUMS_FILE', 'WEIGHTS_FORMAT', 'WEIGHTS_MANIFEST', 'PART_BYTES', 'THROUGHPUT_PARTS', 'TrainConfig',
+           'shard_start', 'pool_block_starts', 'make_mesh', 'noise_key_of', 'add_noise', 'make_generator',
+           'make_optimizer', 'new_model', 'TrainState', 'init_state', 'make_update', 'train_step', 'roc_auc',
+           'evaluate', 'verify_checkpoint', 'load_config', 'recorded_config', 'checkpoint_steps', 'load_model',
+           'evaluate_run', 'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights', 'train',
+           'read_metrics', 'plot_training', 'throughput']
 
 # %% ../nbs/05_train.ipynb #306d432d
 import dataclasses, datetime, json, math, os, platform, subprocess, sys, time
@@ -25,7 +27,8 @@ from flax import nnx
 import squiggles_nb
 from .generators import FAMILIES
 from .data import Dataset
-from .records import provenance, write_json, read_json
+from .records import provenance, write_json, read_json, atomic_write
+from .data import sha256_file
 from .model import get_model, as_function, split_fn, merge_fn, MODELS, STEMS
 
 # %% ../nbs/05_train.ipynb #f43968c6
@@ -71,6 +74,7 @@ class TrainConfig:
             raise ValueError(f"stem applies to ResNets only; smallcnn takes stem='standard', got {self.stem!r}")
         if self.width is not None: integer("width")
         for n in ("resolution", "batch_size", "steps", "eval_every", "eval_size", "log_every", "checkpoint_every"): integer(n)
+        integer("eval_size", 1, 2 ** 32 + 1)                 # test samples are indexed by uint32
         for n in ("seed", "data_seed"): integer(n, 0, 2 ** 32)
         if self.steps * self.batch_size >= 2 ** 32:
             raise ValueError(f"steps * batch_size must be < 2**32 (sample indices are uint32), got {self.steps * self.batch_size}")
@@ -238,6 +242,7 @@ def roc_auc(labels, scores) -> float:
     pos = labels == 1
     n1, n0 = int(pos.sum()), int((~pos).sum())
     if n1 == 0 or n0 == 0: raise ValueError(f"roc_auc needs both classes, got {n1} positives and {n0} negatives")
+    if not np.all(np.isfinite(scores)): raise ValueError(f"scores must be finite, got {int((~np.isfinite(scores)).sum())} NaN or infinite")
     u = scipy.stats.mannwhitneyu(scores[pos], scores[~pos], method="asymptotic", use_continuity=False).statistic
     return float(u / (n1 * n0))
 
@@ -259,6 +264,8 @@ def evaluate(model, dataset: Dataset, n: int = 98_304, *, batch_size: int = 1024
         raise ValueError(f"start must be an integer >= 0 with start + n <= 2**32, got start={start!r}, n={n}")
     size = min(batch_size, n)
     if not callable(model): raise TypeError(f"model must be an nnx.Module or a function images -> logits, got {type(model).__name__}")
+    if getattr(model, "resolution", dataset.resolution) != dataset.resolution:
+        raise ValueError(f"the model takes {model.resolution}x{model.resolution} images, the dataset makes {dataset.resolution}x{dataset.resolution}")
     static, arrays = split_fn(as_function(model) if isinstance(model, nnx.Module) else model)
     run = lambda s: _eval_scores(static, dataset, size, arrays, s)
     it = range(start, start + n, size)
@@ -279,10 +286,35 @@ def _manager(out_dir, create=True):
     opts = ocp.CheckpointManagerOptions(max_to_keep=2, create=create)
     return ocp.CheckpointManager(Path(out_dir).absolute() / CKPT_DIR, options=opts)
 
+SUMS_FILE = "checksums.json"
+
+def _step_files(mngr, step):
+    d = Path(mngr.directory) / str(step)
+    return d, sorted(p for p in d.rglob("*") if p.is_file())
+
 def _save(mngr, state: TrainState, meta: dict):
+    "Save a checkpoint, wait for it, and record the sha256 of each of its files (RUN/checksums.json)."
     mngr.save(state.step, force=True, args=ocp.args.Composite(
         model=ocp.args.StandardSave(dict(params=state.params, rest=state.rest)),
         opt=ocp.args.StandardSave(state.opt_state), meta=ocp.args.JsonSave(meta)))
+    if jax.process_index() != 0: return
+    mngr.wait_until_finished()
+    f = Path(mngr.directory).parent / SUMS_FILE
+    sums = read_json(f, "checkpoint checksums") if f.exists() else {}
+    d, files = _step_files(mngr, state.step)
+    sums[str(state.step)] = {str(p.relative_to(d)): sha256_file(p) for p in files}
+    write_json(f, {k: v for k, v in sums.items() if int(k) in set(mngr.all_steps())})
+
+def verify_checkpoint(path, step: int):
+    "Check every file of checkpoint `step` of run directory `path` against its recorded sha256; an error names the first that differs."
+    f = Path(path) / SUMS_FILE
+    want = (read_json(f, "checkpoint checksums") if f.exists() else {}).get(str(step))
+    if want is None: raise ValueError(f"{path}: checkpoint {step} has no recorded checksums ({SUMS_FILE}); it cannot be verified")
+    d = Path(path).absolute() / CKPT_DIR / str(step)
+    have = {str(p.relative_to(d)): p for p in sorted(d.rglob("*")) if p.is_file()}
+    for name in sorted(set(want) | set(have)):
+        if name not in have or name not in want or sha256_file(have[name]) != want[name]:
+            raise ValueError(f"{d / name}: {'missing' if name not in have else 'not recorded' if name not in want else 'sha256 differs from the recorded one'} (checkpoint corrupted)")
 
 def _abstract(tree):
     "Restore targets: shape, dtype and sharding (arrays without one go to the first local device)."
@@ -291,6 +323,7 @@ def _abstract(tree):
 
 def _restore(mngr, like: TrainState, step=None, with_opt=True):
     step = mngr.latest_step() if step is None else step
+    verify_checkpoint(Path(mngr.directory).parent, step)
     items = dict(model=ocp.args.StandardRestore(_abstract(dict(params=like.params, rest=like.rest))),
                  meta=ocp.args.JsonRestore())
     if with_opt: items["opt"] = ocp.args.StandardRestore(_abstract(like.opt_state))
@@ -298,14 +331,18 @@ def _restore(mngr, like: TrainState, step=None, with_opt=True):
     return TrainState(int(step), r["model"]["params"], r["model"]["rest"], r["opt"] if with_opt else None), r["meta"]
 
 def load_config(path) -> TrainConfig:
-    "The TrainConfig recorded in run directory `path`."
+    "The TrainConfig recorded in run directory `path` (or in a weights folder, see `save_weights`)."
+    if is_weights_folder(path): return recorded_config(read_weights_manifest(path), Path(path) / WEIGHTS_MANIFEST)
     f = Path(path) / CONFIG_FILE
     if not f.exists(): raise FileNotFoundError(f"no {CONFIG_FILE} in {path}: not a squiggles_nb training directory")
-    d = read_json(f, "training config")
-    if not isinstance(d, dict) or not isinstance(d.get("config"), dict): raise ValueError(f"{f}: no 'config' entry")
+    return recorded_config(read_json(f, "training config"), f)
+
+def recorded_config(d, where) -> TrainConfig:
+    "The TrainConfig in the 'config' entry of a record `d` read from file `where`; errors name the file."
+    if not isinstance(d, dict) or not isinstance(d.get("config"), dict): raise ValueError(f"{where}: no 'config' entry")
     cfg = {k: v for k, v in d["config"].items() if k != "out_dir"}     # older runs recorded their own folder
     try: return TrainConfig.from_dict(cfg)
-    except (TypeError, ValueError) as e: raise ValueError(f"{f}: {e}") from None
+    except (TypeError, ValueError) as e: raise ValueError(f"{where}: {e}") from None
 
 def checkpoint_steps(path) -> list[int]:
     "Steps of the complete checkpoints in run directory `path`."
@@ -317,12 +354,15 @@ def checkpoint_steps(path) -> list[int]:
 
 def load_model(path, *, model: str | None = None, resolution: int | None = None, stem: str | None = None,
                step: int | None = None, dtype: str | None = None) -> nnx.Module:
-    "The trained model (inference mode) in run directory `path` (last checkpoint, or `step`); `model`/`resolution`/`stem` must match the run's."
+    "The trained model (inference mode) in run directory or weights folder `path` (last checkpoint, or `step`); `model`/`resolution`/`stem` must match the run's."
     config = load_config(path)
     for name, want in (("model", model), ("resolution", resolution), ("stem", stem)):
         if want is not None and want != getattr(config, name):
             raise ValueError(f"checkpoint in {path} holds a {config.model} (resolution {config.resolution}, stem "
                              f"{config.stem!r}): requested {name} {want!r} does not match the recorded {getattr(config, name)!r}")
+    if is_weights_folder(path):
+        if step is not None: raise ValueError(f"{path} is a weights folder: it holds one set of weights, not steps")
+        return load_weights(path, dtype=dtype)
     if dtype is not None: config = dataclasses.replace(config, dtype=dtype)
     steps = checkpoint_steps(path)
     if not steps: raise FileNotFoundError(f"no checkpoint in {Path(path) / CKPT_DIR}")
@@ -348,8 +388,76 @@ def evaluate_run(path, family: str | None = None, n: int = 98_304, *, split: str
     if family not in FAMILIES: raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
     m = load_model(path, model=model, resolution=resolution, step=step)
     res = evaluate(m, Dataset(family, split, config.data_seed, config.resolution), n, batch_size=batch_size, progress=progress)
-    return dict(res, checkpoint=str(path), step=checkpoint_steps(path)[-1] if step is None else step, model=config.model,
+    last = read_weights_manifest(path).get("step") if is_weights_folder(path) else checkpoint_steps(path)[-1]
+    return dict(res, checkpoint=str(path), step=last if step is None else step, model=config.model,
                 trained_on=config.family, within_distribution=family == config.family)
+
+# %% ../nbs/05_train.ipynb #ae4a4d45
+WEIGHTS_FORMAT, WEIGHTS_MANIFEST, PART_BYTES = "squiggles_nb-weights-1", "manifest.json", 14 * 2 ** 20
+
+def _flat(prefix, tree): return [(prefix + jax.tree_util.keystr(p), a) for p, a in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+def save_weights(model, config: TrainConfig, folder, *, part_bytes: int = PART_BYTES, step: int | None = None) -> dict:
+    "Write `model`'s parameters (bfloat16) and other state (float32) to `folder` in parts of <= `part_bytes`; returns the manifest."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    _, params, rest = nnx.split(model, nnx.Param, ...)
+    arrays = [(k, np.asarray(_host(a)).astype(jnp.bfloat16), "bfloat16") for k, a in _flat("params", params)]
+    arrays += [(k, np.asarray(_host(a)).astype(np.float32), "float32") for k, a in _flat("rest", rest)]
+    parts, size, room = [[]], 0, part_bytes - min(65536, part_bytes // 4)    # headroom for the npz headers
+    for name, a, dt in arrays:
+        if a.nbytes > room: raise ValueError(f"{name} ({a.nbytes} bytes) does not fit in a part of {part_bytes} bytes")
+        if parts[-1] and size + a.nbytes > room: parts.append([]); size = 0
+        parts[-1].append((name, a, dt)); size += a.nbytes
+    manifest = dict(format=WEIGHTS_FORMAT, config=config.to_dict(), step=step, parts=[], arrays=[], **provenance())
+    for i, part in enumerate(parts):
+        fname = f"part{i:02d}.npz"
+        atomic_write(folder / fname, lambda f: np.savez(f, **{f"a{j}": a.view(np.uint16) if dt == "bfloat16" else a
+                                                                for j, (_, a, dt) in enumerate(part)}))
+        manifest["parts"].append(dict(file=fname, bytes=(folder / fname).stat().st_size, sha256=sha256_file(folder / fname)))
+        manifest["arrays"] += [dict(name=n, part=fname, key=f"a{j}", dtype=dt, shape=list(a.shape)) for j, (n, a, dt) in enumerate(part)]
+    write_json(folder / WEIGHTS_MANIFEST, manifest)
+    return manifest
+
+# %% ../nbs/05_train.ipynb #1602728c
+def is_weights_folder(path) -> bool:
+    "Whether `path` is a folder written by `save_weights`."
+    f = Path(path) / WEIGHTS_MANIFEST
+    return f.is_file() and not (Path(path) / CONFIG_FILE).exists()
+
+def read_weights_manifest(path) -> dict:
+    "The manifest of weights folder `path`, checked for its format."
+    m = read_json(Path(path) / WEIGHTS_MANIFEST, "weights manifest")
+    if not isinstance(m, dict) or m.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{Path(path) / WEIGHTS_MANIFEST}: not a weights manifest of format {WEIGHTS_FORMAT!r}")
+    return m
+
+def _read_parts(folder, manifest) -> dict:
+    values = {}
+    for p in manifest["parts"]:
+        f = folder / p["file"]
+        if Path(p["file"]).name != p["file"]: raise ValueError(f"{folder}: part {p['file']!r} must lie in the folder")
+        if not f.is_file() or sha256_file(f) != p["sha256"]: raise ValueError(f"{f}: missing, or its sha256 does not match the manifest")
+        with np.load(f, allow_pickle=False) as z: values[p["file"]] = {k: z[k] for k in z.files}
+    return {a["name"]: (values[a["part"]][a["key"]].view(jnp.bfloat16) if a["dtype"] == "bfloat16"
+                        else values[a["part"]][a["key"]]) for a in manifest["arrays"]}
+
+def load_weights(folder, dtype: str | None = None) -> nnx.Module:
+    "The model (inference mode) saved in `folder` by `save_weights`; every part's sha256 is checked first."
+    folder = Path(folder); manifest = read_weights_manifest(folder)
+    values, config = _read_parts(folder, manifest), recorded_config(manifest, folder / WEIGHTS_MANIFEST)
+    if dtype is not None: config = dataclasses.replace(config, dtype=dtype)
+    graphdef, params, rest = nnx.split(nnx.eval_shape(lambda: new_model(config)), nnx.Param, ...)
+    def fill(prefix, tree):
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+        names = [prefix + jax.tree_util.keystr(p) for p, _ in leaves]
+        if missing := [n for n in names if n not in values]: raise ValueError(f"{folder}: no array {missing[0]} for this {config.model}")
+        if bad := [n for n, (_, l) in zip(names, leaves) if tuple(values[n].shape) != tuple(l.shape)]:
+            raise ValueError(f"{folder}: {bad[0]} has shape {values[bad[0]].shape}, the model expects another")
+        return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(values.pop(n).astype(np.float32), l.dtype) for n, (_, l) in zip(names, leaves)])
+    params, rest = fill("params", params), fill("rest", rest)
+    if values: raise ValueError(f"{folder}: arrays the model does not have: {sorted(values)[:3]}")
+    m = nnx.merge(graphdef, params, rest); m.name, m.resolution = config.model, config.resolution; m.eval()
+    return m
 
 # %% ../nbs/05_train.ipynb #7f228885
 def _host(x):
@@ -380,19 +488,21 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
     mesh = make_mesh(devices)
     main = jax.process_index() == 0
     out = None if out_dir is None else Path(out_dir)
+    if out is not None:                                  # a bad folder is refused before anything is compiled
+        if out.exists() and not out.is_dir(): raise NotADirectoryError(f"out_dir {out} exists and is not a folder")
+        _prepare_out_dir(out, config, resume, mesh, main)
     step_fn, graphdef = _compiled_step(_key_config(config), mesh)
     state = init_state(config, mesh)
     mngr, resumed_from, prev_wall = None, None, 0.0
     if out is not None:
-        _prepare_out_dir(out, config, resume, mesh, main)
         mngr = _manager(out)
         if resume and mngr.latest_step() is not None:
             state, meta = _restore(mngr, state)
             resumed_from, prev_wall = state.step, float(meta.get("train_seconds", 0.0))
         mfile = out / METRICS_FILE
         if main and mfile.exists():    # drop records of steps after the restored checkpoint: they are redone
-            keep = [l for l in mfile.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= state.step]
-            mfile.write_text("".join(l + "\n" for l in keep))
+            keep = [json.dumps(r) for r in read_metrics(out) if r["step"] <= state.step]
+            atomic_write(mfile, lambda f: f.write("".join(l + "\n" for l in keep).encode()))
     eval_ds = Dataset(config.family, "test", config.data_seed, config.resolution)
     _, lr_fn = make_optimizer(config)
 
@@ -471,10 +581,18 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
 
 # %% ../nbs/05_train.ipynb #58ee080a
 def read_metrics(path) -> list[dict]:
-    "The records of `metrics.jsonl` in run directory `path`."
+    "The records of `metrics.jsonl` in run directory `path` (a last line cut by a kill is left out)."
     f = Path(path) / METRICS_FILE
     if not f.exists(): raise FileNotFoundError(f"no {METRICS_FILE} in {path}")
-    return [json.loads(l) for l in f.read_text().splitlines() if l.strip()]
+    lines = f.read_text().split("\n")
+    out = []
+    for i, l in enumerate(lines):
+        if not l.strip(): continue
+        try: out.append(json.loads(l))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1: break                   # no newline yet: the line being written when the run died
+            raise ValueError(f"{f}: corrupt line {i + 1}") from None
+    return out
 
 def plot_training(records, ax=None, title=None):
     "Training loss and test accuracy against images seen, from `read_metrics` records (or a run directory)."
@@ -490,3 +608,42 @@ def plot_training(records, ax=None, title=None):
     ax2.set_ylabel("accuracy"); ax2.legend(loc="lower right", fontsize=8)
     if title: ax.set_title(title)
     return ax
+
+# %% ../nbs/05_train.ipynb #da467f16
+def _best_rate(fn, n_items, repeats):
+    fn(); best = float("inf")                                        # the first call compiles
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
+    return n_items / best
+
+THROUGHPUT_PARTS = ("data", "fixed", "full")
+
+def throughput(config: TrainConfig, *, repeats: int = 3, n_steps: int = 5, devices=None, parts=THROUGHPUT_PARTS) -> dict:
+    "Images/s of data generation alone (`data`), of the update on a fixed batch (`fixed`), and of the full training step (`full`) of `config`."
+    if not set(parts) <= set(THROUGHPUT_PARTS) or not parts: raise ValueError(f"parts must be names from {THROUGHPUT_PARTS}, got {parts!r}")
+    mesh, B = make_mesh(devices), config.batch_size
+    gen = jax.jit(Dataset(config.family, "train", config.data_seed, config.resolution).make_batch_fn(B))
+    def run_gen():
+        jax.block_until_ready([gen(jnp.uint32(s * B)) for s in range(n_steps)])
+    step = train_step(config, mesh)
+    def runner(fn, args):
+        st = init_state(config, mesh); state = [st.params, st.rest, st.opt_state]; counter = [0]
+        def run():
+            for _ in range(n_steps):
+                p, r, o, m = fn(*state, *args(counter[0])); state[:] = [p, r, o]; counter[0] += 1
+            jax.block_until_ready(m)
+        return run
+    out = dict(model=config.model, resolution=config.resolution, stem=config.stem, width=config.width, dtype=config.dtype,
+               batch_size=B, n_devices=int(mesh.devices.size))
+    if "full" in parts: out["full_step_images_per_s"] = full = round(_best_rate(runner(step, lambda s: (jnp.uint32(s),)), n_steps * B, repeats), 1)
+    if "data" in parts:
+        out["data_generation_images_per_s"] = round(_best_rate(run_gen, n_steps * B, repeats), 1)
+        if "full" in parts: out["data_share_of_step_alone"] = round(full / out["data_generation_images_per_s"], 4)
+    if "fixed" in parts:
+        batch = gen(jnp.uint32(0))
+        upd = jax.jit(make_update(config)[0], donate_argnums=(0, 1, 2))
+        out["fixed_batch_step_images_per_s"] = fixed = round(_best_rate(runner(upd, lambda s: (batch["image"], batch["label"])), n_steps * B, repeats), 1)
+        if "full" in parts:
+            out["ratio_full_to_fixed"] = round(full / fixed, 3)
+            out["data_share_of_step_difference"] = round(max(1 / full - 1 / fixed, 0.0) * full, 4)
+    return out
