@@ -86,6 +86,7 @@ def _check_common(family):
     object.__setattr__(family, "t_range", (float(t[0]), float(t[1])))
     if not isinstance(family.shift_first, (bool, np.bool_)):
         raise ValueError(f"{name}: `shift_first` must be True or False, got {family.shift_first!r}")
+    object.__setattr__(family, "shift_first", bool(family.shift_first))
 
 @partial(jax.jit, static_argnums=0)
 def _raw_curve(family, z): return family._raw(z)
@@ -132,7 +133,7 @@ class Taylor(Family):
 
     @property
     def basis(self):
-        "(order, num_points) float32: t^i / i! for i = 1..order, computed in float64 as t^(i-1)/(i-1)! * t / i (underflows to 0, never overflows float64)."
+        "(order, num_points) float32: t^i / i! for i = 1..order, computed in float64 as t^(i-1)/(i-1)! * t / i (whose terms underflow to 0 where i! would overflow)."
         t = np.linspace(*self.t_range, self.num_points)
         rows, term = [], np.ones_like(t)
         with np.errstate(under="ignore", over="ignore"):

@@ -88,8 +88,8 @@ def render(points, size=60):
     if need > have / 2:
         raise ValueError(f"`size` = {size}: {n} image(s) of {size}x{size} float32 need {need / 2 ** 30:.3g} GiB, more than half of the "
                          f"{have / 2 ** 30:.3g} GiB of memory of {jax.devices()[0].device_kind}; use a smaller `size` or fewer curves per call")
-    c = concrete(check_finite(points, "`points`"))
-    if c is not None and c.size and not (c.min() >= 0 and c.max() <= 1):
+    c = concrete(points)                                       # None under jit, grad or vmap: no check there
+    if c is not None and c.size and not (check_finite(c, "`points`").min() >= 0 and c.max() <= 1):
         raise ValueError(f"`points` must lie in the unit square [0, 1]^2 (normalised curves, as `Family.curve` makes), got values in [{c.min()}, {c.max()}]")
     return _render_jit(points.astype(jnp.float32), size)
 
