@@ -119,9 +119,9 @@ class Dataset:
         "z of the samples at `indices` (any order), without points, labels or images: `batch`'s z, computed by a smaller kernel (the same bits here; on another device to its rounding)."
         idx = [check_int("`indices`", i, 0, MAX_INDEX, what="integers in [0, 2**64)") for i in np.asarray(indices, object).ravel()]
         if not idx: return np.zeros((0, self.family.latent_dim), np.float32)
-        idx = np.array(idx, np.uint64)
-        hi, lo = (idx >> np.uint64(32)).astype(np.uint32), (idx & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        return np.asarray(_latents_fn(self.family)(self.key, jnp.asarray(hi), jnp.asarray(lo)))
+        pad = np.zeros(max(8, 1 << (len(idx) - 1).bit_length()), np.uint64); pad[:len(idx)] = idx     # few lengths, few compilations
+        hi, lo = (pad >> np.uint64(32)).astype(np.uint32), (pad & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return np.asarray(_latents_fn(self.family)(self.key, jnp.asarray(hi), jnp.asarray(lo)))[:len(idx)]
 
 @lru_cache(maxsize=64)
 def _batch_fn(ds, size, images, labeler): return jax.jit(ds.make_batch_fn(size, images, labeler))
