@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #5c47c6e4
 from __future__ import annotations
-import hashlib, json, math, os, platform, threading, time, tempfile, zipfile
+import hashlib, json, math, os, platform, re, shutil, struct, threading, time, tempfile, zipfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -16,15 +16,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 import squiggles_nb
-from .generators import get_family, FAMILIES, Family
+from .generators import get_family, FAMILIES, Family, check_int
 from .rasterizer import render
 from .labeler import label, self_intersects_shapely
-from .records import atomic_write, shareable, device_info, binomial_interval
+from .records import atomic_write, shareable, device_info, binomial_interval, exclusive, read_json, TMP_SUFFIX
 
 # %% auto #0
 __all__ = ['SPLITS', 'FAMILY_CODES', 'LABELERS', 'CHUNK', 'MAX_INDEX', 'EXPORT_BLOCK', 'EXPORT_AHEAD', 'HOST_THREADS', 'MANIFEST',
            'FORMAT', 'split_key', 'index_halves', 'sample_keys', 'Dataset', 'host_labels', 'generate_blocks',
-           'label_rate', 'sha256_file', 'fsync_file', 'export', 'load']
+           'label_rate', 'sha256_file', 'shard_name', 'family_from_record', 'fsync_file', 'npz_rows', 'shard_bytes',
+           'check_export_size', 'export', 'load']
 
 # %% ../nbs/03_data.ipynb #d7dbf9cb
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -42,9 +43,8 @@ def split_key(family, split, seed):
     "The key of a whole split: key(seed) folded with the family code and the split code."
     fam = _as_family(family)
     if split not in SPLITS: raise ValueError(f"`split` must be one of {list(SPLITS)}, got {split!r}")
-    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
-        raise ValueError(f"`seed` must be an integer in [0, 2**32), got {seed!r}")
-    k = jax.random.fold_in(jax.random.key(int(seed)), FAMILY_CODES[fam.name])
+    seed = check_int("`seed`", seed, 0, 2 ** 32, what="an integer in [0, 2**32)")
+    k = jax.random.fold_in(jax.random.key(seed), FAMILY_CODES[fam.name])
     return jax.random.fold_in(k, SPLITS[split])
 
 def index_halves(start, n):
@@ -71,8 +71,8 @@ class Dataset:
     def __post_init__(self):
         object.__setattr__(self, "family", _as_family(self.family))
         split_key(self.family, self.split, self.seed)          # validates split and seed
-        if int(self.resolution) != self.resolution or self.resolution < 2:
-            raise ValueError(f"`resolution` must be an integer >= 2 (60 and 120 are used), got {self.resolution}")
+        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "resolution", check_int("`resolution`", self.resolution, 2, what="an integer >= 2 (60 and 120 are used)"))
 
     @property
     def key(self): return split_key(self.family, self.split, self.seed)
@@ -90,9 +90,9 @@ class Dataset:
 
     def make_batch_fn(self, size, images=True, labeler="auto"):
         "A jit-able f(start) -> dict of `size` samples from index `start` (a uint32 scalar, or a (hi, lo) pair of uint32 for indices >= 2**32). Use inside a jitted training step; `labeler='jax'` avoids host callbacks (e.g. under multi-device sharding), `labeler=None` leaves the labels out."
-        if int(size) != size or size < 1: raise ValueError(f"`size` must be a positive integer, got {size}")
+        size = check_int("`size`", size, 1, what="a positive integer")
         if labeler is not None and labeler not in LABELERS: raise ValueError(f"`labeler` must be one of {LABELERS} or None, got {labeler!r}")
-        size = int(size); n_chunks = -(-size // CHUNK)
+        n_chunks = -(-size // CHUNK)
         def f(start):
             hi, lo = index_halves(start, n_chunks * CHUNK)
             out = lax.map(lambda hl: self._chunk(*hl, images=images, labeler=labeler), (hi.reshape(n_chunks, CHUNK), lo.reshape(n_chunks, CHUNK)))
@@ -101,25 +101,33 @@ class Dataset:
 
     def batch(self, start, size, images=True):
         "Samples start .. start + size - 1 as a dict of z, points, label (1 = self-intersecting) and image, on the default device."
-        if not isinstance(start, (int, np.integer)) or start < 0:
-            raise ValueError(f"`start` must be a non-negative integer, got {start!r}")
-        if not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"`size` must be a positive integer, got {size!r}")
+        start = check_int("`start`", start, 0, what="a non-negative integer")
+        size = check_int("`size`", size, 1, what="a positive integer")
         if start + size > MAX_INDEX: raise ValueError(f"indices must stay below 2**64, got start + size = {start + size}")
-        fn = _batch_fn(self, int(size), bool(images), "auto")
+        fn = _batch_fn(self, size, bool(images), "auto")
         return fn(_start(start))
 
     def stream(self, batch_size, start=0, images=True):
         "Endless iterator of batches start, start + batch_size, ...: never repeats a sample."
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
-        i = int(start)
+        batch_size = check_int("`batch_size`", batch_size, 1, what="a positive integer")
+        i = check_int("`start`", start, 0, what="a non-negative integer")
         while True:
             yield self.batch(i, batch_size, images)
             i += batch_size
 
+    def latents(self, indices):
+        "z of the samples at `indices` (any order), without points, labels or images: `batch`'s z, computed by a smaller kernel (the same bits here; on another device to its rounding)."
+        idx = [check_int("`indices`", i, 0, MAX_INDEX, what="integers in [0, 2**64)") for i in np.asarray(indices, object).ravel()]
+        if not idx: return np.zeros((0, self.family.latent_dim), np.float32)
+        pad = np.zeros(max(8, 1 << (len(idx) - 1).bit_length()), np.uint64); pad[:len(idx)] = idx     # few lengths, few compilations
+        hi, lo = (pad >> np.uint64(32)).astype(np.uint32), (pad & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return np.asarray(_latents_fn(self.family)(self.key, jnp.asarray(hi), jnp.asarray(lo)))[:len(idx)]
+
 @lru_cache(maxsize=64)
 def _batch_fn(ds, size, images, labeler): return jax.jit(ds.make_batch_fn(size, images, labeler))
+
+@lru_cache(maxsize=16)
+def _latents_fn(fam): return jax.jit(lambda key, hi, lo: jax.vmap(lambda k: fam._sample(k, ()))(sample_keys(key, hi, lo)))
 
 def _start(i): return jnp.uint32(i >> 32), jnp.uint32(i & 0xFFFFFFFF)
 
@@ -187,13 +195,41 @@ def sha256_file(path):
         for blk in iter(lambda: f.read(1 << 20), b""): h.update(blk)
     return h.hexdigest()
 
+def shard_name(i): return f"shard-{i:05d}.npz"
+
 def _family_record(fam):
     return dict(name=fam.name, params={k: (list(v) if isinstance(v, tuple) else v) for k, v in fam.__dict__.items()})
+
+def family_from_record(rec, where):
+    "The family that a manifest's `family` record describes; the error names `where`."
+    try: return get_family(rec["name"], **{k: (tuple(v) if isinstance(v, list) else v) for k, v in rec["params"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError) as e: raise ValueError(f"{where}: bad family record {rec!r} ({e})") from None
 
 def _header(dataset, n, shard_size):
     return dict(format=FORMAT, family=_family_record(dataset.family), split=dataset.split, seed=dataset.seed,
                 n=n, shard_size=shard_size)
 
+def _manifest_dataset(m, where):
+    "The Dataset, n and shard size that manifest `m` describes, each checked; the error names `where`."
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise ValueError(f"{where}: unknown format {m.get('format') if isinstance(m, dict) else m!r}, expected {FORMAT!r}")
+    fam = family_from_record(m.get("family"), where)
+    try: return (Dataset(fam, m.get("split"), m.get("seed")), check_int("`n`", m.get("n"), 1, MAX_INDEX + 1),
+                 check_int("`shard_size`", m.get("shard_size"), 1))
+    except (ValueError, TypeError) as e: raise ValueError(f"{where}: {e}") from None
+
+def _entry_problem(s, i, n, shard_size):
+    "What is wrong with a manifest's entry `s` for shard `i`, or None: every field must be what the export writes."
+    a, b = i * shard_size, min(n, (i + 1) * shard_size)
+    if not isinstance(s, dict): return f"shard entry {i} is not an object: {s!r}"
+    if s.get("file") != shard_name(i): return f"shard {i} is named {s.get('file')!r}, expected the file {shard_name(i)!r} in the export's folder"
+    if (s.get("start"), s.get("stop")) != (a, b): return f"{s['file']} covers [{s.get('start')!r}, {s.get('stop')!r}), expected [{a}, {b})"
+    if not (isinstance(s.get("sha256"), str) and re.fullmatch("[0-9a-f]{64}", s["sha256"])): return f"{s['file']}: bad sha256 {s.get('sha256')!r}"
+    c = s.get("label_counts")
+    if not (isinstance(c, dict) and set(c) == {"0", "1"} and all(type(v) is int and v >= 0 for v in c.values()) and sum(c.values()) == b - a):
+        return f"{s['file']}: label_counts {c!r} are not two counts (\"0\", \"1\") that add up to {b - a}"
+
+# %% ../nbs/03_data.ipynb #c11d0612
 def _npy_member(zf, name, shape, dtype):
     "Open `name`.npy in the zip `zf` and write the .npy header of a C-order array of `shape` and `dtype`; the caller writes the data."
     fid = zf.open(name + ".npy", "w", force_zip64=True)
@@ -220,64 +256,126 @@ def fsync_file(path):
     try: os.fsync(fd)
     finally: os.close(fd)
 
-def export(dataset, n, out_dir, shard_size=100_000, progress=True):
-    "Write samples 0 .. n-1 of `dataset` as checksummed .npz shards plus manifest.json in `out_dir`; resumes an interrupted export."
-    if not isinstance(dataset, Dataset): raise TypeError(f"`dataset` must be a Dataset, got {type(dataset).__name__}")
-    if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive integer, got {n!r}")
-    if not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
-        raise ValueError(f"`shard_size` must be a positive integer, got {shard_size!r}")
-    n, shard_size = int(n), int(shard_size)
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    header = _header(dataset, n, shard_size)
-    mpath = out / MANIFEST
-    shards = []
-    if mpath.exists():
-        old = json.loads(mpath.read_text())
-        if {k: old.get(k) for k in header} != header:
-            diff = {k: (old.get(k), header[k]) for k in header if old.get(k) != header[k]}
-            raise ValueError(f"{mpath} describes a different export (field: (on disk, requested)) {diff}; use another `out_dir`")
-        shards = [s for s in old["shards"] if (out / s["file"]).exists() and sha256_file(out / s["file"]) == s["sha256"]]
-    done = {s["start"] for s in shards}
-    todo = [(a, min(n, a + shard_size)) for a in range(0, n, shard_size) if a not in done]
-    runs = []                                                     # maximal runs of consecutive shards still to do
-    for a, b in todo:
-        if runs and runs[-1][-1][1] == a: runs[-1].append((a, b))
-        else: runs.append([(a, b)])
-    t0 = time.time()
+def npz_rows(path, name, rows):
+    "Rows `rows` of array `name` of the uncompressed .npz `path`, read from their place in the file without loading the array."
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        info = zf.getinfo(name + ".npy")
+        if info.compress_type != zipfile.ZIP_STORED: raise ValueError(f"{path}: {name} is compressed")
+        f.seek(info.header_offset); h = f.read(30)
+        if h[:4] != b"PK\x03\x04": raise ValueError(f"{path}: no zip entry for {name} at {info.header_offset}")
+        f.seek(info.header_offset + 30 + sum(struct.unpack("<HH", h[26:30])))
+        version = np.lib.format.read_magic(f)
+        shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+        if fortran or dtype.hasobject: raise ValueError(f"{path}: {name} is not a C-order numeric array")
+        start, row = f.tell(), int(np.prod(shape[1:])) * dtype.itemsize
+        out = []
+        for r in rows:
+            f.seek(start + r * row); out.append(np.frombuffer(f.read(row), dtype).reshape(shape[1:]))
+    return np.stack(out)
+
+# %% ../nbs/03_data.ipynb #40866857
+def shard_bytes(family, k):
+    "Size of a shard of `k` samples of `family`: its arrays, plus 1 KiB (more than its zip and .npy headers take)."
+    return 4 * k * (family.latent_dim + 2 * family.num_points + 1) + 1024
+
+def check_export_size(out, family, n, shard_size):
+    "Refuse, before any work, an export whose shards cannot fit on the disk of `out` or whose shard's points cannot fit in half the host's memory."
+    held, host = 4 * min(n, shard_size) * (2 * family.num_points + 1), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if held > host / 2:
+        raise ValueError(f"`shard_size` = {shard_size}: a shard's points and labels ({held / 2 ** 30:.3g} GiB) are held in memory until it is "
+                         f"written, more than half of this machine's {host / 2 ** 30:.3g} GiB; use a smaller `shard_size`")
+    k, r = divmod(n, shard_size)
+    need = k * shard_bytes(family, shard_size) + (shard_bytes(family, r) if r else 0) + shard_bytes(family, min(n, shard_size))   # + one being replaced
+    kept = sum(p.stat().st_size for p in out.glob("shard-*.npz")) if out.is_dir() else 0          # an earlier run's shards may be kept
+    where = out
+    while not where.exists(): where = where.parent
+    free = shutil.disk_usage(where).free
+    if need - kept > free:
+        raise ValueError(f"`n` = {n}: {k + bool(r)} shard(s) of {family.name} samples need {need / 2 ** 30:.4g} GiB in {out}, "
+                         f"{(free + kept) / 2 ** 30:.4g} GiB are free there; use a smaller `n` or another disk")
+
+def _check_content(f, s, z_ends, labels, z_ref):
+    "Compare a shard's labels with its manifest entry `s` and its first and last z with the regenerated `z_ref`; errors name the file."
+    counts = {"0": int((labels == 0).sum()), "1": int((labels == 1).sum())}
+    if counts["0"] + counts["1"] != len(labels): raise ValueError(f"{f}: holds labels other than 0 and 1")
+    if counts != s["label_counts"]: raise ValueError(f"{f}: its labels count {counts}, the manifest says {s['label_counts']}")
+    for i, got, want in zip((s["start"], s["stop"] - 1), z_ends, z_ref):
+        if not np.allclose(got, want, rtol=1e-5, atol=1e-6):    # not bit for bit: a shard made on another device may differ in the last bits
+            raise ValueError(f"{f}: the z of sample {i} is not what the manifest's family, split and seed give it: "
+                             "the manifest was edited, or shards were swapped or renamed")
+
+# %% ../nbs/03_data.ipynb #f6cacbd9
+def _resume(out, header, dataset):
+    "The shards of an earlier run of this export in `out` that verify, and whether its manifest listed anything else; refuses a manifest of another export."
+    mpath, n, S = out / MANIFEST, header["n"], header["shard_size"]
+    if not mpath.exists(): return [], False
+    old = read_json(mpath, "export manifest")
+    theirs = {k: old.get(k) for k in header} if isinstance(old, dict) else {}
+    try: theirs["family"] = _family_record(family_from_record(theirs.get("family"), mpath))   # older records: defaults filled in
+    except ValueError: pass
+    if theirs != header:
+        diff = {k: (theirs.get(k), header[k]) for k in header if theirs.get(k) != header[k]}
+        raise ValueError(f"{mpath} describes a different export (field: (on disk, requested)) {diff}; use another `out_dir`")
+    listed = old.get("shards") if isinstance(old.get("shards"), list) else []
+    ok = {}                              # only entries this export would have written; a file name is never followed elsewhere
+    for s in listed:
+        i = s.get("start") // S if isinstance(s, dict) and type(s.get("start")) is int else -1
+        if 0 <= i < -(-n // S) and _entry_problem(s, i, n, S) is None: ok.setdefault(i, s)
+    z_ref = dataset.latents([j for s in ok.values() for j in (s["start"], s["stop"] - 1)]).reshape(len(ok), 2, dataset.family.latent_dim)
+    keep = []
+    for (i, s), zr in zip(ok.items(), z_ref):
+        f = out / s["file"]
+        if f.is_symlink() or not f.is_file() or sha256_file(f) != s["sha256"]: continue
+        try:
+            with np.load(f, allow_pickle=False) as d: labels = d["label"]
+            _check_content(f, s, npz_rows(f, "z", [0, s["stop"] - s["start"] - 1]), labels, zr)
+        except Exception: continue                                    # regenerated below
+        keep.append(s)
+    return sorted(keep, key=lambda s: s["start"]), len(keep) != len(listed)
+
+# %% ../nbs/03_data.ipynb #5446607a
+def _seal(tmp, path):
+    "Hash the file `tmp` while the kernel syncs it to disk, then move it to `path`; returns its sha256."
+    err = []
+    def sync():
+        try: fsync_file(tmp)
+        except BaseException as e: err.append(e)
+    t = threading.Thread(target=sync); t.start()
+    try: digest = sha256_file(tmp)
+    finally: t.join()
+    if err: os.remove(tmp); raise err[0]
+    shareable(tmp); os.replace(tmp, path)
+    return digest
+
+def _write_shards(dataset, out, header, shards, progress, rewrite):
+    "Generate, label and write the shards missing from `shards` (entries, sorted), rewriting the manifest (first if `rewrite`) after each."
+    n, S, fam, t0 = header["n"], header["shard_size"], dataset.family, time.time()
+    total, done = -(-n // S), [s["start"] // S for s in shards]
+    def write_manifest():
+        m = dict(header, shards=shards, complete=len(shards) == total, label_counts={c: sum(s["label_counts"][c] for s in shards) for c in ("0", "1")},
+                 package_version=squiggles_nb.__version__, jax_version=jax.__version__, device=device_info(), wall_time_s=round(time.time() - t0, 3))
+        atomic_write(out / MANIFEST, lambda f: f.write(json.dumps(m, indent=1).encode()))
+    def finish(tmp, i, a, b, counts):                                # in the background, one shard at a time, in order
+        shards.append(dict(file=shard_name(i), start=a, stop=b, sha256=_seal(tmp, out / shard_name(i)), label_counts=counts))
+        shards.sort(key=lambda s: s["start"]); write_manifest()
+    def runs():                                                      # maximal runs [i, j) of shards still to do, found lazily
+        i = 0
+        for d in done + [total]:
+            if d > i: yield i, d
+            i = d + 1
+    if rewrite: write_manifest()
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=n, initial=n - sum(b - a for a, b in todo), unit="sample", unit_scale=True, desc=f"export {dataset.family.name}/{dataset.split}")
-    fam = dataset.family
-
-    def finish(tmp, fname, a, b, counts):
-        "Background: sync and hash the shard, move it into place, rewrite the manifest (one shard at a time, in order)."
-        err = []
-        def sync():
-            try: fsync_file(tmp)
-            except BaseException as e: err.append(e)
-        t = threading.Thread(target=sync); t.start()
-        try:
-            digest = sha256_file(tmp)                                    # hash while the kernel writes it to disk
-        finally: t.join()
-        if err: os.remove(tmp); raise err[0]
-        shareable(tmp); os.replace(tmp, out / fname)
-        shards.append(dict(file=fname, start=a, stop=b, sha256=digest, label_counts=counts))
-        shards.sort(key=lambda s: s["start"])
-        manifest = dict(header, shards=shards, complete=len(shards) == -(-n // shard_size),
-                        label_counts={c: sum(s["label_counts"][c] for s in shards) for c in ("0", "1")},
-                        package_version=squiggles_nb.__version__, jax_version=jax.__version__, device=device_info(),
-                        wall_time_s=round(time.time() - t0, 3))
-        atomic_write(mpath, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-
+        bar = tqdm(total=n, initial=sum(s["stop"] - s["start"] for s in shards), unit="sample", unit_scale=True, desc=f"export {fam.name}/{dataset.split}")
     tmp, labels, finished = None, [], []
     with ThreadPoolExecutor(HOST_THREADS) as labeller, ThreadPoolExecutor(1) as finisher:
         try:
-            for run in runs:
-                pieces = _Pieces(generate_blocks(dataset, run[0][0], run[-1][1]))
-                for a, b in run:
-                    fname = f"shard-{a // shard_size:05d}.npz"
-                    fd, tmp = tempfile.mkstemp(dir=out, prefix="." + fname, suffix=".tmp")
+            for i0, i1 in runs():
+                pieces = _Pieces(generate_blocks(dataset, i0 * S, min(n, i1 * S)))
+                for i in range(i0, i1):
+                    a, b = i * S, min(n, (i + 1) * S)
+                    fd, tmp = tempfile.mkstemp(dir=out, prefix="." + shard_name(i), suffix=TMP_SUFFIX)   # what `remove_temporaries` removes
                     points, labels = [], []
                     def z_pieces():                                  # z is written as it arrives; points and labels wait for it
                         for z, p in pieces.take(b - a):
@@ -285,43 +383,65 @@ def export(dataset, n, out_dir, shard_size=100_000, progress=True):
                             if bar is not None: bar.update(len(z))
                             yield z
                     with os.fdopen(fd, "wb") as f:
-                        _write_npz(f, dict(z=((b - a, fam.latent_dim), np.float32, z_pieces()),
-                                           points=((b - a, fam.num_points, 2), np.float32, points),
+                        _write_npz(f, dict(z=((b - a, fam.latent_dim), np.float32, z_pieces()), points=((b - a, fam.num_points, 2), np.float32, points),
                                            label=((b - a,), np.int32, (l.result() for l in labels))))
                     k = sum(int(l.result().sum()) for l in labels)
-                    finished.append(finisher.submit(finish, tmp, fname, a, b, {"0": (b - a) - k, "1": k})); tmp = None
+                    finished.append(finisher.submit(finish, tmp, i, a, b, {"0": (b - a) - k, "1": k})); tmp = None
             for f in finished: f.result()                          # re-raise a failure in the background
         except BaseException:
             for l in labels: l.cancel()
             raise
         finally:
             if tmp is not None and os.path.exists(tmp): os.remove(tmp)
-    if bar is not None: bar.close()
-    return json.loads(mpath.read_text())
+            if bar is not None: bar.close()
+
+# %% ../nbs/03_data.ipynb #43915c0f
+def export(dataset, n, out_dir, shard_size=100_000, progress=True):
+    "Write samples 0 .. n-1 of `dataset` as checksummed .npz shards plus manifest.json in `out_dir`, the only writer of that folder while it runs; resumes an interrupted export."
+    if not isinstance(dataset, Dataset): raise TypeError(f"`dataset` must be a Dataset, got {type(dataset).__name__}")
+    n = check_int("`n`", n, 1, MAX_INDEX + 1, what="a positive integer <= 2**64")
+    shard_size = check_int("`shard_size`", shard_size, 1, what="a positive integer")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"`out_dir` {out} exists and is not a folder")
+    check_export_size(out, dataset.family, n, shard_size)       # before any work
+    header = _header(dataset, n, shard_size)
+    with exclusive(out):                                        # FolderInUse at once if another export writes here; removes a killed one's temporaries
+        shards, stale = _resume(out, header, dataset)
+        _write_shards(dataset, out, header, shards, progress, rewrite=stale or not (out / MANIFEST).exists())
+    return read_json(out / MANIFEST, "export manifest")
 
 # %% ../nbs/03_data.ipynb #4590ae09
+def _read_shard(f, n, fam):
+    "The arrays of shard `f` of `n` samples of `fam`, with the shapes and types the export writes; errors name the file."
+    want = dict(z=((n, fam.latent_dim), np.float32), points=((n, fam.num_points, 2), np.float32), label=((n,), np.int32))
+    try:
+        with np.load(f, allow_pickle=False) as d: got = {k: d[k] for k in want if k in d.files}
+    except Exception as e: raise ValueError(f"{f}: unreadable shard ({type(e).__name__}: {e})") from None
+    for k, (shape, dtype) in want.items():
+        if k not in got or got[k].shape != shape or got[k].dtype != dtype:
+            raise ValueError(f"{f}: array {k!r} is {(got[k].shape, str(got[k].dtype)) if k in got else None}, the manifest implies {shape}, {np.dtype(dtype)}")
+    return got
+
 def load(out_dir, verify=True):
-    "Load an export: dict of z, points, label (numpy) and its manifest. Verifies checksums and refuses any mismatch."
+    "Load an export: dict of z, points, label (numpy) and its manifest. Checks every field of the manifest, the shards' sha256 (`verify`), label counts and first and last z, and refuses any mismatch, naming the file."
     out = Path(out_dir); mpath = out / MANIFEST
-    if not mpath.exists(): raise FileNotFoundError(f"no {MANIFEST} in {out}: not a squiggles_nb export")
-    m = json.loads(mpath.read_text())
-    if m.get("format") != FORMAT: raise ValueError(f"{mpath}: unknown format {m.get('format')!r}, expected {FORMAT!r}")
-    if not m.get("complete"): raise ValueError(f"{mpath}: export is incomplete ({len(m['shards'])} shards); rerun export to resume it")
+    if not mpath.is_file(): raise FileNotFoundError(f"no {MANIFEST} in {out}: not a squiggles_nb export")
+    m = read_json(mpath, "export manifest")
+    ds, n, S = _manifest_dataset(m, mpath)
+    listed, total = m.get("shards"), -(-n // S)
+    if m.get("complete") is not True or not isinstance(listed, list) or len(listed) != total:
+        raise ValueError(f"{mpath}: export is incomplete ({len(listed) if isinstance(listed, list) else 0} of {total} shards); rerun export to resume it")
+    for i, s in enumerate(listed):
+        if (p := _entry_problem(s, i, n, S)): raise ValueError(f"{mpath}: {p}")
+    counts = {c: sum(s["label_counts"][c] for s in listed) for c in ("0", "1")}
+    if m.get("label_counts") != counts: raise ValueError(f"{mpath}: label_counts {m.get('label_counts')!r}, its shards' add up to {counts}")
+    z_ref = ds.latents([j for s in listed for j in (s["start"], s["stop"] - 1)]).reshape(total, 2, ds.family.latent_dim)
     arrays = {k: [] for k in ("z", "points", "label")}
-    expect = 0
-    fam = get_family(m["family"]["name"], **{k: (tuple(v) if isinstance(v, list) else v) for k, v in m["family"]["params"].items()})
-    for s in m["shards"]:
+    for s, zr in zip(listed, z_ref):
         f = out / s["file"]
-        if not f.exists(): raise ValueError(f"{mpath} lists {s['file']}, which is missing")
-        if s["start"] != expect: raise ValueError(f"{mpath}: shard {s['file']} starts at {s['start']}, expected {expect}")
+        if f.is_symlink() or not f.is_file(): raise ValueError(f"{mpath} lists {s['file']}, which is {'a link' if f.is_symlink() else 'missing'}, not a file in {out}")
         if verify and sha256_file(f) != s["sha256"]: raise ValueError(f"{f}: sha256 does not match the manifest (file changed or corrupt)")
-        with np.load(f, allow_pickle=False) as d:
-            n = s["stop"] - s["start"]
-            shapes = dict(z=(n, fam.latent_dim), points=(n, fam.num_points, 2), label=(n,))
-            for k in arrays:
-                if k not in d or d[k].shape != shapes[k]:
-                    raise ValueError(f"{f}: array {k!r} has shape {d[k].shape if k in d else None}, manifest implies {shapes[k]}")
-                arrays[k].append(d[k])
-        expect = s["stop"]
-    if expect != m["n"]: raise ValueError(f"{mpath}: shards cover {expect} samples, manifest says n = {m['n']}")
+        d = _read_shard(f, s["stop"] - s["start"], ds.family)
+        _check_content(f, s, d["z"][[0, -1]], d["label"], zr)
+        for k in arrays: arrays[k].append(d[k])
     return {k: np.concatenate(v) for k, v in arrays.items()}, m

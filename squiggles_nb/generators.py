@@ -13,29 +13,59 @@ import jax.numpy as jnp
 from jax import lax
 
 # %% auto #0
-__all__ = ['FAMILIES', 'normalize', 'Family', 'Taylor', 'SineNet', 'get_family']
+__all__ = ['FAMILIES', 'concrete', 'check_finite', 'check_int', 'normalize', 'Family', 'Taylor', 'SineNet', 'get_family']
+
+# %% ../nbs/00_generators.ipynb #9ce94572
+def concrete(a):
+    "`a` as a NumPy array, or None when it is a tracer (inside `jit`, `grad` or `vmap` values cannot be looked at)."
+    try: return np.asarray(a)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError): return None
+
+def check_finite(a, name):
+    "`a`, after checking that its values are finite wherever they can be looked at (not on tracers); the error names `name`."
+    c = concrete(a)
+    if c is not None and not np.isfinite(c).all():
+        bad = np.argwhere(~np.isfinite(c))
+        raise ValueError(f"{name} must be finite, got {len(bad)} NaN or infinite value(s), the first {c[tuple(bad[0])]} at index {tuple(bad[0].tolist())}")
+    return a
+
+def check_int(name, v, lo=None, hi=None, what=None):
+    "`v` as an int, after checking that it is an integer (a bool is refused, though Python counts it as one) with lo <= v < hi."
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or (lo is not None and v < lo) or (hi is not None and v >= hi):
+        what = what or "an integer" + (f" >= {lo}" if hi is None and lo is not None else f" in [{lo}, {hi})" if hi is not None else "")
+        raise ValueError(f"{name} must be {what}, got {v!r}")
+    return int(v)
 
 # %% ../nbs/00_generators.ipynb #4a942d1b
 def _check_points(points, name="points"):
     if points.ndim < 2 or points.shape[-1] != 2:
         raise ValueError(f"`{name}` must have shape (..., num_points, 2), got {tuple(points.shape)}")
 
-def normalize(points, extent=0.8):
-    "Scale `points` (..., n, 2) keeping the aspect ratio so the larger side of the bounding box is `extent`, then centre the box in the unit square (appendix A.3, steps 1-2). Zero-extent curves map to (0.5, 0.5)."
+def normalize(points, extent=0.8, shift_first=False):
+    "Scale `points` (..., n, 2) keeping the aspect ratio so the larger side of the bounding box is `extent`, then centre the box in the unit square (appendix A.3, steps 1-2). Zero-extent curves map to (0.5, 0.5). `shift_first` moves the box's corner to the origin before scaling (well conditioned far from the origin; other last bits)."
     points = jnp.asarray(points)
     _check_points(points)
     if not 0 < extent <= 1:
         raise ValueError(f"`extent` must be in (0, 1], got {extent}")
-    return _normalize(points, float(extent))
+    check_finite(points, "`points`")
+    return _normalize(points, float(extent), bool(shift_first))
 
-@partial(jax.jit, static_argnums=1)
-def _normalize(points, extent):
+@partial(jax.jit, static_argnums=(1, 2))
+def _normalize(points, extent, shift_first=False):
+    if shift_first: return _normalize_shift_first(points, extent)
     ext = jnp.max(jnp.max(points, axis=-2) - jnp.min(points, axis=-2), axis=-1)      # (...,)
     ok = ext > 0
     scale = jnp.where(ok, extent / jnp.where(ok, ext, 1), 0)                           # safe where: finite grads
     c = points * scale[..., None, None]
     shift = (1 - jnp.max(c, axis=-2) - jnp.min(c, axis=-2)) / 2                       # (..., 2)
     return c + shift[..., None, :]
+
+def _normalize_shift_first(points, extent):
+    lo, hi = jnp.min(points, axis=-2), jnp.max(points, axis=-2)                      # (..., 2)
+    ext = jnp.max(hi - lo, axis=-1)
+    ok = ext > 0
+    scale = jnp.where(ok, extent / jnp.where(ok, ext, 1), 0)[..., None]               # (..., 1)
+    return (points - lo[..., None, :]) * scale[..., None] + ((1 - (hi - lo) * scale) / 2)[..., None, :]
 
 # %% ../nbs/00_generators.ipynb #c37a04a4
 def _check_latent(z, dim, name):
@@ -44,13 +74,19 @@ def _check_latent(z, dim, name):
         raise ValueError(f"{name}: `z` must have shape (..., {dim}), got {tuple(z.shape)}")
     if not jnp.issubdtype(z.dtype, jnp.floating):
         raise TypeError(f"{name}: `z` must be a floating-point array, got {z.dtype}")
-    return z
+    return check_finite(z, f"{name}: `z`")
 
-def _check_common(num_points, t_range):
-    if int(num_points) != num_points or num_points < 2:
-        raise ValueError(f"`num_points` must be an integer >= 2, got {num_points}")
-    if len(t_range) != 2 or not t_range[0] < t_range[1]:
-        raise ValueError(f"`t_range` must be (t_min, t_max) with t_min < t_max, got {t_range}")
+def _check_common(family):
+    name = type(family).__name__
+    object.__setattr__(family, "num_points", check_int(f"{name}: `num_points`", family.num_points, 2))
+    t = family.t_range
+    if not (isinstance(t, (tuple, list)) and len(t) == 2 and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in t)
+            and np.isfinite(t).all() and t[0] < t[1]):
+        raise ValueError(f"{name}: `t_range` must be (t_min, t_max), finite, with t_min < t_max, got {t}")
+    object.__setattr__(family, "t_range", (float(t[0]), float(t[1])))
+    if not isinstance(family.shift_first, (bool, np.bool_)):
+        raise ValueError(f"{name}: `shift_first` must be True or False, got {family.shift_first!r}")
+    object.__setattr__(family, "shift_first", bool(family.shift_first))
 
 @partial(jax.jit, static_argnums=0)
 def _raw_curve(family, z): return family._raw(z)
@@ -65,7 +101,8 @@ class Family:
 
     def curve(self, z):
         "The curve's `num_points` points normalised into the unit square, (..., num_points, 2) float32."
-        return normalize(self.raw_curve(z))
+        raw = check_finite(self.raw_curve(z), f"{type(self).__name__}: the curve of `z` (too large for float32?)")
+        return _normalize(raw, 0.8, bool(self.shift_first))
 
     def raw_curve(self, z):
         "Points of Theta_z at `t`, (..., num_points, 2), before normalisation."
@@ -73,31 +110,36 @@ class Family:
 
     def sample(self, key, n):
         "`n` latent vectors, (n, latent_dim) float32, drawn from the family's distribution with `key`."
-        if int(n) != n or n < 0: raise ValueError(f"`n` must be a non-negative integer, got {n}")
-        return self._sample(key, (int(n),))
+        return self._sample(key, (check_int("`n`", n, 0, what="a non-negative integer"),))
 
 # %% ../nbs/00_generators.ipynb #cafd2338
 @dataclass(frozen=True)
 class Taylor(Family):
-    "Taylor curves (appendix A.1.1): z = (a, b), 2*order values uniform on [-1, 1]; x(t) = sum_i a_i t^i / i!, i = 1..order."
+    "Taylor curves (appendix A.1.1): z = (a, b), 2*order values uniform on [-1, 1]; x(t) = sum_i a_i t^i / i!, i = 1..order. `shift_first`: see `normalize`."
     order: int = 7
     t_range: tuple = (-3., 3.)
     num_points: int = 100
+    shift_first: bool = False
     name = "taylor"
 
     def __post_init__(self):
-        if int(self.order) != self.order or self.order < 1:
-            raise ValueError(f"Taylor: `order` must be an integer >= 1, got {self.order}")
-        _check_common(self.num_points, self.t_range)
+        object.__setattr__(self, "order", check_int("Taylor: `order`", self.order, 1))
+        _check_common(self)
+        if not np.isfinite(self.basis).all():
+            raise ValueError(f"Taylor: t^i / i! overflows float32 for `order` = {self.order} and `t_range` = {self.t_range}")
 
     @property
     def latent_dim(self): return 2 * self.order
 
     @property
     def basis(self):
-        "(order, num_points) float32: t^i / i! for i = 1..order, computed in float64."
+        "(order, num_points) float32: t^i / i! for i = 1..order, computed in float64 as t^(i-1)/(i-1)! * t / i (whose terms underflow to 0 where i! would overflow)."
         t = np.linspace(*self.t_range, self.num_points)
-        return np.stack([t ** i / math.factorial(i) for i in range(1, self.order + 1)]).astype(np.float32)
+        rows, term = [], np.ones_like(t)
+        with np.errstate(under="ignore", over="ignore"):
+            for i in range(1, self.order + 1):
+                term = term * t / i; rows.append(term)
+            return np.stack(rows).astype(np.float32)
 
     def _sample(self, key, shape):
         return jax.random.uniform(key, shape + (self.latent_dim,), jnp.float32, -1., 1.)
@@ -113,16 +155,16 @@ class Taylor(Family):
 # %% ../nbs/00_generators.ipynb #d0ed306f
 @dataclass(frozen=True)
 class SineNet(Family):
-    "SineNet curves (appendix A.1.2): z = (a, b, omega, phi), 4*hidden values; Theta_z(t) = sum_i (a_i, b_i) sin(omega_i t + phi_i)."
+    "SineNet curves (appendix A.1.2): z = (a, b, omega, phi), 4*hidden values; Theta_z(t) = sum_i (a_i, b_i) sin(omega_i t + phi_i). `shift_first`: see `normalize`."
     hidden: int = 300
     t_range: tuple = (-2., 2.)
     num_points: int = 100
+    shift_first: bool = False
     name = "sinenet"
 
     def __post_init__(self):
-        if int(self.hidden) != self.hidden or self.hidden < 1:
-            raise ValueError(f"SineNet: `hidden` must be an integer >= 1, got {self.hidden}")
-        _check_common(self.num_points, self.t_range)
+        object.__setattr__(self, "hidden", check_int("SineNet: `hidden`", self.hidden, 1))
+        _check_common(self)
 
     @property
     def latent_dim(self): return 4 * self.hidden

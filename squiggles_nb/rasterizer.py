@@ -4,13 +4,15 @@
 
 # %% ../nbs/01_rasterizer.ipynb #35e2ae92
 from __future__ import annotations
-from functools import partial
+import os
+from functools import partial, lru_cache
 import numpy as np
+from .generators import concrete, check_finite, check_int
 import jax
 import jax.numpy as jnp
 
 # %% auto #0
-__all__ = ['CMAP', 'pixel_grid', 'render', 'show_image', 'show_images']
+__all__ = ['NEAR', 'CMAP', 'pixel_grid', 'device_memory', 'render', 'show_image', 'show_images']
 
 # %% ../nbs/01_rasterizer.ipynb #5837cd39
 def pixel_grid(size): return jnp.asarray(np.arange(size) / (size - 1), jnp.float32)
@@ -29,29 +31,31 @@ def _min_d2(points, size):
     dx2, dy2 = _sq_parts(points, size)
     return jnp.min(dx2[..., :, None, :] + dy2[..., None, :, :], axis=-1)    # (..., size, size)
 
+NEAR = 2. ** -20      # relative slack of the nearest-point search: fusing the squares and the sum differently moves d^2 by <= 2 ulp
+
 def _render_fwd(points, size):
     m = _min_d2(points, size)
-    return jnp.exp(-float(size * size) * m), (points, m)
+    img = jnp.exp(-float(size * size) * m)
+    return img, (points, img, _nearest(points, m, size))      # the nearest point's index is kept for the backward pass
 
 def _nearest(points, m, size):
-    "Index of the first point at the minimal squared distance `m` of each pixel, (..., size, size) int32."
-    # Written with arithmetic, not `where(d2 == m)` or argmin, which XLA's CPU backend compiles to slow scalar
-    # loops: d = d2 - m is exactly 0 at the nearest points and at least 2**-149 elsewhere, so
-    # ceil(min(1, d * 2**126)) is exactly 0 or 1, and the min over k of k + K * that is the first nearest point.
+    "Index of the first point whose squared distance to each pixel is within a relative `NEAR` of its minimum `m`, (..., size, size) int32."
+    # Arithmetic, not `where` or argmin, which XLA's CPU backend compiles to slow scalar loops: d = d2 - m (1 + NEAR) is <= 0 at the
+    # nearest points and > 0 (at least 2**-149) elsewhere, so ceil(clip(d * 2**126, 0, 1)) is 0 or 1, and the min over k of k + K * that
+    # is the first nearest point.
     dx2, dy2 = _sq_parts(points, size)
     K = points.shape[-2]
-    d = (dx2[..., :, None, :] + dy2[..., None, :, :]) - m[..., None]
-    far = jnp.ceil(jnp.minimum(1., d * jnp.float32(2. ** 126)))
-    k = jnp.min(jnp.arange(K, dtype=jnp.float32) + K * far, axis=-1).astype(jnp.int32)
-    return jnp.minimum(k, K - 1)
+    d = (dx2[..., :, None, :] + dy2[..., None, :, :]) - (m * jnp.float32(1 + NEAR))[..., None]
+    far = jnp.ceil(jnp.clip(d * jnp.float32(2. ** 126), 0., 1.))
+    k = jnp.min(jnp.arange(K, dtype=jnp.float32) + K * far, axis=-1)
+    return jnp.clip(k, 0, K - 1).astype(jnp.int32)             # clip: non-finite points (only under jit) still index a point
 
 def _render_bwd(size, res, g_img):
-    points, m = res
+    points, img, k = res
     K, grid = points.shape[-2], pixel_grid(size)
-    k = _nearest(points, m, size)
     # d img_ij / d x_k = img_ij * 2 n^2 (g_i - x_k) for the nearest k, likewise for y with g_j:
     # sum c_ij, c_ij g_i and c_ij g_j over the pixels of each point (one segment sum), then combine
-    c = g_img * jnp.exp(-float(size * size) * m) * (2. * size * size)              # (..., size, size)
+    c = g_img * img * (2. * size * size)                                            # (..., size, size)
     batch = c.shape[:-2]; B = int(np.prod(batch))
     vals = jnp.stack([c, c * grid[:, None], c * grid[None, :]], -1).reshape(-1, 3)
     seg = (jnp.arange(B, dtype=jnp.int32).reshape(batch + (1, 1)) * K + k).reshape(-1)
@@ -64,6 +68,14 @@ _render.defvjp(_render_fwd, _render_bwd)
 @partial(jax.jit, static_argnums=1)
 def _render_jit(points, size): return _render(points, size)
 
+@lru_cache(maxsize=None)
+def device_memory(device=None):
+    "Bytes of memory of `device` (default: JAX's first device): an accelerator's limit, or the host's physical memory."
+    d = device if device is not None else jax.devices()[0]
+    try: stats = d.memory_stats() or {}
+    except Exception: stats = {}
+    return int(stats.get("bytes_limit") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
 def render(points, size=60):
     "Render curves `points` (..., K, 2) in the unit square to float32 images (..., size, size), X[..., i, j] with i along x (appendix A.3, steps 3-4)."
     points = jnp.asarray(points)
@@ -71,9 +83,15 @@ def render(points, size=60):
         raise ValueError(f"`points` must have shape (..., num_points, 2) with num_points >= 1, got {tuple(points.shape)}")
     if not jnp.issubdtype(points.dtype, jnp.floating):
         raise TypeError(f"`points` must be floating point, got {points.dtype}")
-    if int(size) != size or size < 2:
-        raise ValueError(f"`size` must be an integer >= 2 (60 and 120 are used), got {size}")
-    return _render_jit(points.astype(jnp.float32), int(size))
+    size = check_int("`size`", size, 2, what="an integer >= 2 (60 and 120 are used)")
+    n = int(np.prod(points.shape[:-2])); need, have = 4 * n * size * (size + 2 * points.shape[-2]), device_memory()
+    if need > have / 2:
+        raise ValueError(f"`size` = {size}: {n} image(s) of {size}x{size} float32 need {need / 2 ** 30:.3g} GiB, more than half of the "
+                         f"{have / 2 ** 30:.3g} GiB of memory of {jax.devices()[0].device_kind}; use a smaller `size` or fewer curves per call")
+    c = concrete(points)                                       # None under jit, grad or vmap: no check there
+    if c is not None and c.size and not (check_finite(c, "`points`").min() >= 0 and c.max() <= 1):
+        raise ValueError(f"`points` must lie in the unit square [0, 1]^2 (normalised curves, as `Family.curve` makes), got values in [{c.min()}, {c.max()}]")
+    return _render_jit(points.astype(jnp.float32), size)
 
 # %% ../nbs/01_rasterizer.ipynb #685cb670
 CMAP = "gray_r"      # every image of the project: intensity 1 drawn black on white, as the curves in the paper's figures
