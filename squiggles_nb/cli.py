@@ -8,7 +8,7 @@ import argparse, dataclasses, inspect, re, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'field_comments', 'config_flags', 'config_from', 'parser', 'main']
+__all__ = ['SUBCOMMANDS', 'field_comments', 'config_flags', 'config_from', 'parser', 'expected_failure', 'error_line', 'main']
 
 # %% ../nbs/13_cli.ipynb #918530cc
 def field_comments(cls) -> dict:
@@ -279,8 +279,31 @@ def _reproduce(args):
                 steps_skipped=sum(e["skipped"] for e in doc["log"]), stopped_at_deadline=doc.get("deadline_stopped", []),
                 seconds=round(time.time() - t0, 1))
 
+# %% ../nbs/13_cli.ipynb #5e7a11d0
+def _add_verify(sub):
+    p = sub.add_parser("verify", help="check an export, a run, a weights folder or a records file against its checksums",
+                       description="Stream through PATH and check it: a data export (every shard's sha256, arrays, label counts "
+                                   "and first and last latents against the manifest), a training run (every checkpoint file "
+                                   "against RUN/checksums.json), a weights folder (every part's sha256 and arrays) or a records "
+                                   "file (.jsonl: every line, every chunk's row count and arrays). Prints a JSON summary; a "
+                                   "problem is one error line that names the file, with status 2.")
+    p.add_argument("path", type=Path, help="export folder, run folder, weights folder or .jsonl records file")
+    p.set_defaults(func=_verify)
+
+def _verify(args):
+    from squiggles_nb.records import verify_chunked
+    from squiggles_nb.train import verify_run, is_weights_folder, CONFIG_FILE
+    from squiggles_nb.data import verify_export, MANIFEST
+    p = args.path
+    if not p.exists(): raise FileNotFoundError(f"{p} does not exist")
+    if p.is_file() and p.suffix == ".jsonl": r = verify_chunked(p)
+    elif p.is_dir() and ((p / CONFIG_FILE).is_file() or is_weights_folder(p)): r = verify_run(p)
+    elif p.is_dir() and (p / MANIFEST).is_file(): r = verify_export(p)
+    else: raise ValueError(f"{p} is neither a data export, a run folder, a weights folder nor a .jsonl records file")
+    return dict(command="verify", ok=True, **r)
+
 # %% ../nbs/13_cli.ipynb #0fcd91dc
-SUBCOMMANDS = [_add_generate, _add_train, _add_evaluate, _add_attack, _add_boundary, _add_noise, _add_reproduce]
+SUBCOMMANDS = [_add_generate, _add_train, _add_evaluate, _add_attack, _add_boundary, _add_noise, _add_reproduce, _add_verify]
 
 def parser():
     "The `squiggles` argument parser."
@@ -291,13 +314,30 @@ def parser():
     for add in SUBCOMMANDS: add(sub)
     return ap
 
+def expected_failure(e: BaseException) -> bool:
+    "Whether `e` is a failure the user can cause and fix (bad input, files, disk, memory) rather than a bug."
+    import zipfile
+    from squiggles_nb.records import FolderInUse
+    if isinstance(e, (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile, MemoryError, FolderInUse)): return True
+    return type(e).__name__ == "JaxRuntimeError" and "RESOURCE_EXHAUSTED" in str(e)
+
+def error_line(command: str, e: BaseException) -> str:
+    "The one line that reports the expected failure `e` of `command`."
+    msg = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, KeyError): msg = f"missing entry {msg} in a file (written by another version, or edited)"
+    elif isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in msg:
+        msg = f"out of memory ({msg[:200]}); use a smaller --n, --chunk-size or --batch-size"
+    elif not isinstance(e, (ValueError, OSError)): msg = f"{type(e).__name__}: {msg}"
+    return f"squiggles {command}: error: {msg}"
+
 def main(argv=None):
     "Entry point of the `squiggles` console script: one JSON line on success; one error line and status 2 on a failure."
-    from squiggles_nb.records import dumps, FolderInUse
+    from squiggles_nb.records import dumps
     args = parser().parse_args(argv)
     try:
         out = args.func(args)
-    except (ValueError, TypeError, OSError, FolderInUse) as e:
-        print(f"squiggles {args.command}: error: {e}", file=sys.stderr); return 2
+    except Exception as e:
+        if not expected_failure(e): raise
+        print(error_line(args.command, e), file=sys.stderr); return 2
     print(dumps(out))
     return 0

@@ -25,7 +25,7 @@ from .records import atomic_write, shareable, device_info, binomial_interval, ex
 __all__ = ['SPLITS', 'FAMILY_CODES', 'LABELERS', 'CHUNK', 'MAX_INDEX', 'EXPORT_BLOCK', 'EXPORT_AHEAD', 'HOST_THREADS', 'MANIFEST',
            'FORMAT', 'split_key', 'index_halves', 'sample_keys', 'Dataset', 'host_labels', 'generate_blocks',
            'label_rate', 'sha256_file', 'shard_name', 'family_from_record', 'fsync_file', 'npz_rows', 'shard_bytes',
-           'check_export_size', 'export', 'load']
+           'check_export_size', 'export', 'iter_shards', 'load', 'verify_export']
 
 # %% ../nbs/03_data.ipynb #d7dbf9cb
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -422,8 +422,10 @@ def _read_shard(f, n, fam):
             raise ValueError(f"{f}: array {k!r} is {(got[k].shape, str(got[k].dtype)) if k in got else None}, the manifest implies {shape}, {np.dtype(dtype)}")
     return got
 
-def load(out_dir, verify=True):
-    "Load an export: dict of z, points, label (numpy) and its manifest. Checks every field of the manifest, the shards' sha256 (`verify`), label counts and first and last z, and refuses any mismatch, naming the file."
+def iter_shards(out_dir, verify=True):
+    """Stream an export shard by shard: yields (manifest entry, arrays) after checking every field of the manifest, the
+    shard's sha256 (`verify`), its arrays' shapes and types, its label counts and its first and last z; any mismatch is
+    refused, naming the file."""
     out = Path(out_dir); mpath = out / MANIFEST
     if not mpath.is_file(): raise FileNotFoundError(f"no {MANIFEST} in {out}: not a squiggles_nb export")
     m = read_json(mpath, "export manifest")
@@ -436,12 +438,23 @@ def load(out_dir, verify=True):
     counts = {c: sum(s["label_counts"][c] for s in listed) for c in ("0", "1")}
     if m.get("label_counts") != counts: raise ValueError(f"{mpath}: label_counts {m.get('label_counts')!r}, its shards' add up to {counts}")
     z_ref = ds.latents([j for s in listed for j in (s["start"], s["stop"] - 1)]).reshape(total, 2, ds.family.latent_dim)
-    arrays = {k: [] for k in ("z", "points", "label")}
     for s, zr in zip(listed, z_ref):
         f = out / s["file"]
         if f.is_symlink() or not f.is_file(): raise ValueError(f"{mpath} lists {s['file']}, which is {'a link' if f.is_symlink() else 'missing'}, not a file in {out}")
         if verify and sha256_file(f) != s["sha256"]: raise ValueError(f"{f}: sha256 does not match the manifest (file changed or corrupt)")
         d = _read_shard(f, s["stop"] - s["start"], ds.family)
         _check_content(f, s, d["z"][[0, -1]], d["label"], zr)
+        yield s, d
+
+def load(out_dir, verify=True):
+    "Load an export: dict of z, points, label (numpy) and its manifest, every check of `iter_shards` passed."
+    arrays = {k: [] for k in ("z", "points", "label")}
+    for _, d in iter_shards(out_dir, verify):
         for k in arrays: arrays[k].append(d[k])
-    return {k: np.concatenate(v) for k, v in arrays.items()}, m
+    return {k: np.concatenate(v) for k, v in arrays.items()}, read_json(Path(out_dir) / MANIFEST, "export manifest")
+
+def verify_export(out_dir) -> dict:
+    "Check an export end to end, one shard in memory at a time: a summary, or an error that names the first bad file."
+    n = shards = 0
+    for s, _ in iter_shards(out_dir): n += s["stop"] - s["start"]; shards += 1
+    return dict(kind="export", path=str(out_dir), n=n, shards=shards)

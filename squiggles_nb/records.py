@@ -14,7 +14,8 @@ import scipy.stats
 __all__ = ['TMP_SUFFIX', 'LOCK_FILE', 'INTERVAL_METHODS', 'NPZ_FORMAT', 'now', 'versions', 'device_info', 'provenance',
            'fingerprint', 'jsonable', 'dumps', 'shareable', 'atomic_write', 'write_json', 'read_json',
            'remove_temporaries', 'FolderInUse', 'DeadlineReached', 'exclusive', 'binomial_interval', 'save_npz',
-           'load_npz', 'read_chunked', 'append_chunk', 'chunk_arrays', 'resume_chunked']
+           'load_npz', 'scan_chunked', 'read_chunked', 'append_chunk', 'chunk_arrays', 'resume_chunked',
+           'verify_chunked']
 
 # %% ../nbs/00a_records.ipynb #f7144e21
 def now() -> str:
@@ -171,29 +172,40 @@ def load_npz(path) -> tuple[dict, dict]:
 # %% ../nbs/00a_records.ipynb #96114c1f
 def _line(obj) -> bytes: return (dumps(obj) + "\n").encode()
 
-def read_chunked(path, format: str) -> dict:
-    "Parse a chunked records file: dict(header, rows, chunks, end) with `end` the byte offset after the last chunk line."
+def scan_chunked(path, format: str | None = None):
+    """Stream the finished part of a chunked records file, line by line: yields ("header", header, end) once, then
+    ("chunk", chunk, rows, end) for each finished chunk, `end` the byte offset after its line. Stops at an unfinished tail."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no records file {path}")
-    data = path.read_bytes()
-    header, rows, pending, chunks, end, pos = None, [], [], [], 0, 0
-    for raw in data.splitlines(keepends=True):
-        pos += len(raw)
-        if not raw.endswith(b"\n"): break                   # a line cut by a kill: the unfinished tail
-        try: o = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError(f"{path}: corrupt line at byte {pos - len(raw)} before the end of the file") from None
-        if header is None:
-            if not (isinstance(o, dict) and "header" in o and o["header"].get("format") == format):
-                raise ValueError(f"{path} is not a records file of format {format!r}")
-            header, end = o["header"], pos
-        elif "chunk" in o:
-            if o["chunk"].get("n") != len(pending):
-                raise ValueError(f"{path}: chunk at {o['chunk'].get('start')} says {o['chunk'].get('n')} rows, holds {len(pending)}")
-            chunks.append(o["chunk"]); rows += pending; pending, end = [], pos
-        else: pending.append(o)
-    if header is None: raise ValueError(f"{path} has no complete header line: not a records file of format {format!r}")
-    return dict(header=header, rows=rows, chunks=chunks, end=end)
+    what = "a records file" + (f" of format {format!r}" if format else "")
+    header, pending, pos = None, [], 0
+    with open(path, "rb") as f:
+        for raw in f:
+            pos += len(raw)
+            if not raw.endswith(b"\n"): break                   # a line cut by a kill: the unfinished tail
+            try: o = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ValueError(f"{path}: corrupt line at byte {pos - len(raw)} before the end of the file") from None
+            if header is None:
+                if not (isinstance(o, dict) and isinstance(o.get("header"), dict) and format in (None, o["header"].get("format"))):
+                    raise ValueError(f"{path} is not {what}")
+                header = o["header"]; yield "header", header, pos
+            elif isinstance(o, dict) and "chunk" in o:
+                c = o["chunk"]
+                if not isinstance(c, dict) or c.get("n") != len(pending):
+                    raise ValueError(f"{path}: chunk at {c.get('start') if isinstance(c, dict) else c} says "
+                                     f"{c.get('n') if isinstance(c, dict) else '?'} rows, holds {len(pending)}")
+                yield "chunk", c, pending, pos; pending = []
+            else: pending.append(o)
+    if header is None: raise ValueError(f"{path} has no complete header line: not {what}")
+
+def read_chunked(path, format: str) -> dict:
+    "Parse a chunked records file: dict(header, rows, chunks, end) with `end` the byte offset after the last chunk line."
+    out = dict(header=None, rows=[], chunks=[], end=0)
+    for kind, obj, *rest in scan_chunked(path, format):
+        if kind == "header": out.update(header=obj, end=rest[0])
+        else: out["chunks"].append(obj); out["rows"] += rest[0]; out["end"] = rest[1]
+    return out
 
 def append_chunk(path, rows: list, chunk: dict, header: dict | None = None, arrays: dict | None = None):
     """Append `rows` (dicts) and the chunk line `chunk` (start, n, ...) to `path`; `header` starts a new file.
@@ -236,3 +248,12 @@ def resume_chunked(path, format: str, config) -> set:
                          f"(requested {jsonable(config)}); use another output path")
     if r["end"] < path.stat().st_size: os.truncate(path, r["end"])
     return {c["start"] for c in r["chunks"]}
+
+def verify_chunked(path) -> dict:
+    "Check records file `path` end to end without holding it in memory (every line, every chunk's count, its arrays): a summary."
+    head, chunks, rows, end = None, 0, 0, 0
+    for kind, obj, *rest in scan_chunked(path):
+        if kind == "header": head, end = obj, rest[0]; continue
+        chunk_arrays(path, obj); chunks += 1; rows += len(rest[0]); end = rest[1]
+    return dict(kind="records", path=str(path), format=head.get("format"), chunks=chunks, rows=rows,
+                unfinished_bytes=Path(path).stat().st_size - end)

@@ -8,8 +8,8 @@ __all__ = ['NOISE_MODES', 'SCHEDULES', 'POOL_BLOCK', 'BOOKKEEPING', 'CONFIG_FILE
            'shard_start', 'pool_block_starts', 'make_mesh', 'noise_key_of', 'add_noise', 'make_generator',
            'make_optimizer', 'new_model', 'TrainState', 'init_state', 'make_update', 'train_step', 'roc_auc',
            'evaluate', 'verify_checkpoint', 'load_config', 'recorded_config', 'checkpoint_steps', 'load_model',
-           'evaluate_run', 'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights', 'train',
-           'read_metrics', 'plot_training', 'throughput']
+           'evaluate_run', 'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights', 'verify_run',
+           'train', 'read_metrics', 'plot_training', 'throughput']
 
 # %% ../nbs/05_train.ipynb #306d432d
 import dataclasses, datetime, json, math, os, platform, subprocess, sys, time
@@ -422,7 +422,9 @@ def save_weights(model, config: TrainConfig, folder, *, part_bytes: int = PART_B
 def is_weights_folder(path) -> bool:
     "Whether `path` is a folder written by `save_weights`."
     f = Path(path) / WEIGHTS_MANIFEST
-    return f.is_file() and not (Path(path) / CONFIG_FILE).exists()
+    if not f.is_file() or (Path(path) / CONFIG_FILE).exists(): return False
+    try: return json.loads(f.read_bytes()).get("format") == WEIGHTS_FORMAT      # a data export has a manifest.json too
+    except (ValueError, AttributeError): return False
 
 def read_weights_manifest(path) -> dict:
     "The manifest of weights folder `path`, checked for its format."
@@ -431,13 +433,18 @@ def read_weights_manifest(path) -> dict:
         raise ValueError(f"{Path(path) / WEIGHTS_MANIFEST}: not a weights manifest of format {WEIGHTS_FORMAT!r}")
     return m
 
+def _part(folder, p):
+    "The checked path of part entry `p` of a weights manifest."
+    if not (isinstance(p, dict) and isinstance(p.get("file"), str) and Path(p["file"]).name == p["file"]):
+        raise ValueError(f"{folder / WEIGHTS_MANIFEST}: part {p!r} must name a file in the folder")
+    f = folder / p["file"]
+    if not f.is_file() or sha256_file(f) != p.get("sha256"): raise ValueError(f"{f}: missing, or its sha256 does not match the manifest")
+    return f
+
 def _read_parts(folder, manifest) -> dict:
     values = {}
     for p in manifest["parts"]:
-        f = folder / p["file"]
-        if Path(p["file"]).name != p["file"]: raise ValueError(f"{folder}: part {p['file']!r} must lie in the folder")
-        if not f.is_file() or sha256_file(f) != p["sha256"]: raise ValueError(f"{f}: missing, or its sha256 does not match the manifest")
-        with np.load(f, allow_pickle=False) as z: values[p["file"]] = {k: z[k] for k in z.files}
+        with np.load(_part(folder, p), allow_pickle=False) as z: values[p["file"]] = {k: z[k] for k in z.files}
     return {a["name"]: (values[a["part"]][a["key"]].view(jnp.bfloat16) if a["dtype"] == "bfloat16"
                         else values[a["part"]][a["key"]]) for a in manifest["arrays"]}
 
@@ -458,6 +465,22 @@ def load_weights(folder, dtype: str | None = None) -> nnx.Module:
     if values: raise ValueError(f"{folder}: arrays the model does not have: {sorted(values)[:3]}")
     m = nnx.merge(graphdef, params, rest); m.name, m.resolution = config.model, config.resolution; m.eval()
     return m
+
+def verify_run(path) -> dict:
+    """Check a run directory (every file of every checkpoint against `checksums.json`) or a weights folder (every part's
+    sha256, every array listed in its part) without loading a model: a summary, or an error that names the first bad file."""
+    path = Path(path)
+    if is_weights_folder(path):
+        m = read_weights_manifest(path); recorded_config(m, path / WEIGHTS_MANIFEST)
+        for p in m["parts"]:
+            with np.load(_part(path, p), allow_pickle=False) as z: keys = set(z.files)
+            if missing := [a["name"] for a in m["arrays"] if a["part"] == p["file"] and a["key"] not in keys]:
+                raise ValueError(f"{path / p['file']}: lacks array {missing[0]} listed in the manifest")
+        return dict(kind="weights", path=str(path), model=m["config"]["model"], parts=len(m["parts"]), arrays=len(m["arrays"]))
+    config, steps = load_config(path), checkpoint_steps(path)
+    if not steps: raise FileNotFoundError(f"no checkpoint in {path / CKPT_DIR}")
+    for s in steps: verify_checkpoint(path, s)
+    return dict(kind="run", path=str(path), model=config.model, family=config.family, checkpoints=steps)
 
 # %% ../nbs/05_train.ipynb #7f228885
 def _host(x):
