@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 import shapely
+from .generators import check_finite
 
 # %% auto #0
 __all__ = ['MAX_AXIS_BITS', 'MAX_GRID_BITS', 'self_intersects_shapely', 'self_intersects', 'near_degenerate', 'label',
@@ -139,42 +140,61 @@ def _fallback(flat, ok):
         out[~ok] = self_intersects_shapely(flat[~ok])
     return out
 
-@functools.partial(jax.jit, static_argnames="chunk_size")
-def _self_intersects_flat(flat, chunk_size):
+def _labels_select(pc):
+    """A chunk of curves (c, n, 2) float32 -> (labels, representable) with no conditional and no callback: both exact
+    paths computed and selected, and the not representable curves labelled by the same rules in float64. Runs with 64-bit types enabled."""
+    X, Y, ok = jax.vmap(_grid)(pc)
+    fast, generic = jax.vmap(_generic_crossing)(X, Y)
+    full = jnp.any(jax.vmap(_pair_matrix)(X, Y), axis=(-2, -1))
+    f = pc.astype(jnp.float64)
+    rounded = jnp.any(jax.vmap(_pair_matrix)(f[..., 0], f[..., 1]), axis=(-2, -1))
+    return jnp.where(ok, jnp.where(generic, fast, full), rounded), ok
+
+@functools.partial(jax.jit, static_argnames=("chunk_size", "host"))
+def _self_intersects_flat(flat, chunk_size, host):
     N, n, _ = flat.shape
     if N == 0:
         return jnp.zeros((0,), jnp.bool_)
+    one = _labels_chunk if host else _labels_select
     with jax.enable_x64(True):
         if N <= chunk_size:
-            labels, ok = _labels_chunk(flat)
+            labels, ok = one(flat)
         else:
             chunks = -(-N // chunk_size)
             pad = jnp.broadcast_to(_parabola(n), (chunks * chunk_size - N, n, 2))
-            labels, ok = lax.map(_labels_chunk, jnp.concatenate([flat, pad]).reshape(chunks, chunk_size, n, 2))
+            labels, ok = lax.map(one, jnp.concatenate([flat, pad]).reshape(chunks, chunk_size, n, 2))
             labels, ok = labels.reshape(-1)[:N], ok.reshape(-1)[:N]
+        if not host: return labels
         shapely_labels = lax.cond(jnp.all(ok), lambda: jnp.zeros((N,), jnp.bool_),
                                   lambda: jax.pure_callback(_fallback, jax.ShapeDtypeStruct((N,), jnp.bool_), flat, ok,
                                                             vmap_method="expand_dims"))
         return jnp.where(ok, labels, shapely_labels)
 
 @functools.lru_cache(maxsize=None)
-def _labeler(chunk_size):
+def _labeler(chunk_size, host):
     @jax.custom_batching.custom_vmap
     def f(points):
         n = points.shape[-2]
-        return _self_intersects_flat(points.reshape(-1, n, 2), chunk_size).reshape(points.shape[:-2])
+        return _self_intersects_flat(points.reshape(-1, n, 2), chunk_size, host).reshape(points.shape[:-2])
     @f.def_vmap
     def _rule(axis_size, in_batched, points):       # the batch axis is just one more leading axis
         return f(points), in_batched[0]
     return f
 
-def self_intersects(points, *, chunk_size: int = 256):
+def self_intersects(points, *, chunk_size: int | None = None, host_fallback: bool | None = None):
     """Exact self-intersection labels in JAX: True where the polyline through `points` (..., n, 2) float32 is not simple,
-    the same as `self_intersects_shapely` for every input. jit-able and vmappable; returns a bool jax.Array (...)."""
+    the same as `self_intersects_shapely` for every input. jit-able and vmappable; returns a bool jax.Array (...).
+
+    `host_fallback` (default: on the CPU only) sends the curves the integer grid cannot represent to Shapely through a
+    host callback; without it the step has no conditional and no callback, and those curves are labelled in float64.
+    `chunk_size` (default 256 with the fallback, 4096 without) bounds the curves processed at once."""
     points = _check_points(points)
-    if int(chunk_size) != chunk_size or chunk_size < 1:
+    host = jax.default_backend() == "cpu" if host_fallback is None else bool(host_fallback)
+    chunk_size = (256 if host else 4096) if chunk_size is None else chunk_size
+    if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"`chunk_size` must be a positive integer, got {chunk_size}")
-    return _labeler(int(chunk_size))(lax.stop_gradient(jnp.asarray(points)))
+    check_finite(points, "`points`")                          # a curve with inf or NaN coordinates has no label
+    return _labeler(int(chunk_size), host)(lax.stop_gradient(jnp.asarray(points)))
 
 # %% ../nbs/02_labeler.ipynb #35b3064e
 def near_degenerate(points, seed=0):
