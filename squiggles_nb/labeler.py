@@ -13,8 +13,8 @@ import shapely
 from .generators import check_finite
 
 # %% auto #0
-__all__ = ['MAX_AXIS_BITS', 'MAX_GRID_BITS', 'self_intersects_shapely', 'self_intersects', 'near_degenerate', 'label',
-           'intersection_points']
+__all__ = ['MAX_AXIS_BITS', 'MAX_GRID_BITS', 'self_intersects_shapely', 'self_intersects', 'representable', 'near_degenerate',
+           'label', 'intersection_points']
 
 # %% ../nbs/02_labeler.ipynb #b59c8be6
 def _check_points(points, name="points"):
@@ -195,6 +195,15 @@ def self_intersects(points, *, chunk_size: int | None = None, host_fallback: boo
         raise ValueError(f"`chunk_size` must be a positive integer, got {chunk_size}")
     check_finite(points, "`points`")                          # a curve with inf or NaN coordinates has no label
     return _labeler(int(chunk_size), host)(lax.stop_gradient(jnp.asarray(points)))
+
+@jax.jit
+def _representable(flat):
+    with jax.enable_x64(True): return jax.vmap(_grid)(flat)[2]
+
+def representable(points):
+    "Whether each curve `points` (..., n, 2) float32 fits the exact integer grid (where `self_intersects` needs no fallback): bool (...)."
+    points = jnp.asarray(_check_points(points))
+    return _representable(points.reshape(-1, *points.shape[-2:])).reshape(points.shape[:-2])
 
 # %% ../nbs/02_labeler.ipynb #35b3064e
 def near_degenerate(points, seed=0):
