@@ -8,7 +8,7 @@ __all__ = ['RECORD_FIELDS', 'RECORDS_FORMAT', 'NULL_MEANS', 'ATTACKS', 'F32_UNIT
            'save_records', 'append_records', 'load_records', 'boundary_records', 'distance_cdf', 'plot_distance_cdf',
            'latent_strip', 'plot_latent_strip', 'plot_attack_vectors', 'navigation_weights', 'geometric_attack',
            'latent_bounds', 'certified_lower', 'geometric_boundary', 'boundary_interval', 'difficulty_shares',
-           'plot_difficulty']
+           'plot_difficulty', 'random_boundary']
 
 # %% ../nbs/07_boundary.ipynb #b84e854d
 import json, os, time
@@ -149,7 +149,7 @@ def boundary_search(latent_fn, label_fn, z, eps_grid=PAPER_EPS, steps=100, *, st
             hi[idx[fl]] = mid[fl]; lo[idx[~fl]] = mid[~fl]
             z_adv[idx[fl]] = za[fl]; adv_label[idx[fl]] = la[fl]
     return dict(distance=hi, grid_distance=grid_distance, lower=lo,
-                norm=np.where(found, np.linalg.norm((z_adv - z).astype(np.float64), axis=1), np.inf),
+                norm=np.where(found, np.linalg.norm(z_adv.astype(np.float64) - z, axis=1), np.inf),
                 z_adv=z_adv, label=label, adv_label=adv_label, found=found, level=first,
                 tried=tried, flipped=flipped, eps_grid=grid,
                 passes=int(run.passes), grid_passes=int(grid_passes), refine_passes=int(run.passes - grid_passes),
@@ -563,9 +563,9 @@ def geometric_boundary(family, z, eps_grid=PAPER_EPS, steps=100, *, step_ratio=2
 
 # %% ../nbs/07_boundary.ipynb #4ea7b419
 def boundary_interval(family, z, **kwargs) -> dict:
-    "dict(lower, upper, label) per sample of `z`: the certified lower bound and the geometric upper bound (`geometric_boundary`, same arguments)."
+    "dict(lower, upper, label, z_boundary) per sample of `z`: the certified lower bound, the geometric upper bound and its witness (`geometric_boundary`, same arguments)."
     r = geometric_boundary(family, z, **kwargs)
-    return dict(lower=r["lower"], upper=r["distance"], label=r["label"])
+    return dict(lower=r["lower"], upper=r["distance"], label=r["label"], z_boundary=r["z_boundary"])
 
 def difficulty_shares(interval: dict, eps_grid=PAPER_EPS) -> dict:
     "Share of samples within each budget of `eps_grid`: certainly (by the upper bound) and possibly (by the lower bound)."
@@ -587,3 +587,40 @@ def plot_difficulty(intervals: dict, eps_grid=PAPER_EPS, ax=None, title=None):
     ax.legend(fontsize=7)
     if title: ax.set_title(title, fontsize=9)
     return ax
+
+# %% ../nbs/07_boundary.ipynb #6b1d93f4
+def random_boundary(family, z, key, directions=8, eps_grid=PAPER_EPS, *, refine=12, batch_size=4096) -> dict:
+    '''Upper bounds on the latent L2 distance of `z` (n, family.latent_dim) to the true boundary along `directions` random
+    unit directions per sample (jax `key`): the smallest flipping budget of `eps_grid`, then `refine` bisection steps.
+    dict(distance (n,): smallest witnessed |z' - z|, inf if none; z_boundary (n, d), NaN if none; label (n,)).'''
+    grid = check_eps_grid(eps_grid)
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != family.latent_dim:
+        raise ValueError(f"z must have shape (n, {family.latent_dim}) for {type(family).__name__}, got {z.shape}")
+    k, refine = _check_int("directions", directions, 1), _check_int("refine", refine, 0)
+    def labels(x):                                                    # padded to a few shapes, so that few are compiled
+        out = [np.zeros(0, np.int32)]
+        for c in (x[i:i + batch_size] for i in range(0, len(x), batch_size)):
+            size = min(batch_size, 1 << max(6, (len(c) - 1).bit_length()))
+            out.append(np.asarray(ground_truth(family, np.concatenate([c, np.repeat(c[:1], size - len(c), 0)])))[:len(c)])
+        return np.concatenate(out)
+    y = labels(z)
+    u = np.asarray(jax.random.normal(key, (k,) + z.shape), np.float64)
+    u /= np.linalg.norm(u, axis=-1, keepdims=True)
+    Z, Y = np.broadcast_to(z, u.shape), np.broadcast_to(y, u.shape[:2])
+    def flips(e, m): return labels((Z[m] + e[m][:, None] * u[m]).astype(np.float32)) != Y[m]    # at the float32 point
+    lo, hi = np.zeros(u.shape[:2]), np.full(u.shape[:2], np.inf)
+    for e in grid:                                                    # the smallest flipping budget per direction
+        m = np.isinf(hi)
+        f = flips(np.full(hi.shape, e), m)
+        hi[m], lo[m] = np.where(f, e, np.inf), np.where(f, lo[m], e)
+    for _ in range(refine):                                           # bisection, keeping the flipping end
+        m, mid = np.isfinite(hi), (lo + hi) / 2
+        f = flips(mid, m)
+        hi[m], lo[m] = np.where(f, mid[m], hi[m]), np.where(f, lo[m], mid[m])
+    m = np.isfinite(hi)
+    zb = (Z + np.where(m, hi, 0)[..., None] * u).astype(np.float32)  # the labelled points that flipped
+    d = np.where(m, np.linalg.norm(zb.astype(np.float64) - z, axis=-1), np.inf)
+    j = np.argmin(d, 0) if len(z) else np.zeros(0, int)
+    best, zbest = d[j, np.arange(len(z))], zb[j, np.arange(len(z))]
+    return dict(distance=best, z_boundary=np.where(np.isfinite(best)[:, None], zbest, np.nan).astype(np.float32), label=y)
