@@ -69,8 +69,8 @@ def navigator_model(path, minutes):
         info = json.loads((path / "result.json").read_text())
         return load_model(path), dict(steps=info["step"], eval_accuracy=info["eval_accuracy"], path=str(path))
     cfg = TrainConfig(family="taylor", model="smallcnn", width=8, batch_size=64, steps=3000, learning_rate=2e-3,
-                      eval_size=512, eval_every=10_000, checkpoint_every=10_000, out_dir=str(path))
-    r = train(cfg, max_minutes=minutes, progress=False)
+                      eval_size=512, eval_every=10_000, checkpoint_every=10_000)
+    r = train(cfg, str(path), max_minutes=minutes, progress=False)
     print("navigator:", r["step"], "steps, accuracy", r["eval_accuracy"])
     return r["model"], dict(steps=r["step"], eval_accuracy=r["eval_accuracy"], path=str(path), train_minutes=minutes)
 
@@ -133,8 +133,6 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="geometry.json")
     args = ap.parse_args()
     res = {}
-    path = RESULTS / args.out
-    if path.exists(): res = {k: v for k, v in json.loads(path.read_text()).items() if k != "provenance"}
     if args.part in ("sweep", "both"):
         a = argparse.Namespace(**vars(args)); a.n = args.n or 1024
         res["sweep"] = dict(sweep(a), provenance=provenance())
@@ -142,4 +140,6 @@ if __name__ == "__main__":
         a = argparse.Namespace(**vars(args)); a.n = args.n or 2048
         res["soundness"] = dict(args=dict(n=a.n, n_model=a.n_model, directions=a.directions, steps=a.steps), **soundness(a),
                                 provenance=provenance())
-    write(args.out, res)
+    path = RESULTS / args.out                                          # keep the other part's result (read now: parts may run at once)
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k != "provenance"} if path.exists() else {}
+    write(args.out, dict(old, **res))
