@@ -14,7 +14,7 @@ from .generators import check_finite
 
 # %% auto #0
 __all__ = ['MAX_AXIS_BITS', 'MAX_GRID_BITS', 'self_intersects_shapely', 'self_intersects', 'representable', 'near_degenerate',
-           'label', 'intersection_points']
+           'label', 'intersection_points', 'point_segment_distance', 'stable_radius', 'geometric_margin']
 
 # %% ../nbs/02_labeler.ipynb #b59c8be6
 def _check_points(points, name="points"):
@@ -276,3 +276,183 @@ def intersection_points(points):
             xy = shapely.get_coordinates(shapely.intersection(seg(i), seg(j))) if len(i) else np.zeros((0, 2))
             out.append(np.unique(xy, axis=0))
     return out[0] if p.ndim == 2 else out
+
+# %% ../nbs/02_labeler.ipynb #5dd3245c
+def _vertex_segment(p):
+    "One curve p (n, 2): V[k, s], distance of vertex k to segment s, (n, n-1); O[s, k], orientation of vertex k against segment s, (n-1, n)."
+    x, y = p[:, 0], p[:, 1]
+    dx, dy = x[1:] - x[:-1], y[1:] - y[:-1]
+    L2 = dx * dx + dy * dy
+    inv = jnp.where(L2 > 0, 1 / jnp.where(L2 > 0, L2, 1), 0)                         # a segment of length 0 is its point
+    wx, wy = x[:, None] - x[None, :-1], y[:, None] - y[None, :-1]
+    t = jnp.clip((wx * dx + wy * dy) * inv, 0, 1)
+    ex, ey = wx - t * dx, wy - t * dy
+    sq = ex * ex + ey * ey
+    return jnp.where(sq > 0, jnp.sqrt(jnp.where(sq > 0, sq, 1)), 0), (dx * wy - dy * wx).T
+
+def point_segment_distance(q, a, b):
+    "Distance of point q (2,) to segment [a, b] (2,) each: the formula of `_vertex_segment` for one pair, differentiable (gradient 0 where the distance is 0)."
+    return _vertex_segment(jnp.stack([a, b, q]))[0][2, 0]
+
+# %% ../nbs/02_labeler.ipynb #da5688fe
+def _exact_orientation(p):
+    """Orientation signs (n-1, n), contact matrix (n-1, n-1) (the two segments share a point) and whether the curve is
+    representable, exact on the integer grid (as `_pair_matrix`). Needs 64-bit types."""
+    X, Y, ok = _grid(p)
+    x0, x1, y0, y1 = X[:-1, None], X[1:, None], Y[:-1, None], Y[1:, None]
+    det = (x1 - x0) * (Y[None, :] - y0) - (y1 - y0) * (X[None, :] - x0)
+    pos, neg = det > 0, det < 0
+    apart = (pos[:, :-1] & pos[:, 1:]) | (neg[:, :-1] & neg[:, 1:])                   # both ends of j strictly on one side of i
+    zero = (det[:, :-1] == 0) & (det[:, 1:] == 0)
+    inside = ((jnp.minimum(x0, x1) <= X[None, :]) & (X[None, :] <= jnp.maximum(x0, x1))
+              & (jnp.minimum(y0, y1) <= Y[None, :]) & (Y[None, :] <= jnp.maximum(y0, y1)))
+    c_in, d_in = inside[:, :-1], inside[:, 1:]
+    meet = (c_in & d_in) | (c_in.T & d_in.T) | ((c_in | d_in) & (c_in.T | d_in.T))     # collinear: the envelopes overlap
+    return jnp.sign(det).astype(jnp.float64), jnp.where(zero & zero.T, meet, ~(apart | apart.T)), ok
+
+def _proper(sgn):
+    "Proper crossings X[s, r], r >= s + 2: the ends of each segment strictly on both sides of the other's line."
+    m = sgn.shape[0]
+    opp = sgn[:, :-1] * sgn[:, 1:] < 0
+    return opp & opp.T & (np.arange(m)[None, :] >= np.arange(m)[:, None] + 2)
+
+# %% ../nbs/02_labeler.ipynb #8ea1ed9c
+def _solve(c, b, a, quad):
+    "Largest r >= 0 with a r^2 + b r < c for all smaller r (a, b >= 0; linear unless `quad`): 0 where c <= 0, inf where a = b = 0 < c."
+    c = jnp.maximum(c, 0)
+    den = b + jnp.sqrt(b * b + 4 * a * c) if quad else 2 * b
+    return jnp.where(c > 0, jnp.where(den > 0, 2 * c / jnp.where(den > 0, den, 1), jnp.inf), 0.0)
+
+def _terms(V, W):
+    """Every candidate as (distance, absolute weights, relative spans), W = (lip, curv, along, along_curv, slack).
+    'pos': vertex k against segment s (n, m); 'ps': prefix i against suffix j; 'ss': segment i against segment j (m, m),
+    each with four ends: the two ends of the first chain against the second, then the ends of the second against the first."""
+    J, K, A0, A1, _ = W
+    m, col, row = V.shape[1], (lambda v: v[:, None]), (lambda v: v[None, :])
+    seg = lambda v: jnp.maximum(v[:-1], v[1:])
+    pre, suf = (lambda v: lax.cummax(v)[1:]), (lambda v: lax.cummax(v, reverse=True)[:-1])
+    PV, SV = lax.cummin(V, axis=1), lax.cummin(V, axis=1, reverse=True)
+    def term(D, v, chain, lo, hi):          # v: the end's (J, K); chain: the other side's maxima; lo, hi: (A0, A1) at the span's ends
+        return (D, v[0] + chain[0], v[1] + chain[1], hi[0] - lo[0], hi[1] - lo[1])
+    on = lambda f: (f(J), f(K))
+    at = lambda f: (f(A0), f(A1))
+    below = np.arange(m + 1)[:, None] < np.arange(m)[None, :]                        # vertex k before segment s
+    pos = term(V, on(col), on(lambda v: row(seg(v))), at(lambda a: jnp.where(below, col(a), row(a[:m]))),
+               at(lambda a: jnp.where(below, row(a[1:]), col(a))))
+    ps = [term(row(SV[0]), on(lambda v: v[0]), on(lambda v: row(suf(v))), at(lambda a: a[0]), at(lambda a: a[m])),
+          term(SV[1:], on(lambda v: col(v[1:])), on(lambda v: row(suf(v))), at(lambda a: col(a[1:])), at(lambda a: a[m])),
+          term(PV[:m].T, on(lambda v: row(v[:m])), on(lambda v: col(pre(v))), at(lambda a: a[0]), at(lambda a: row(a[:m]))),
+          term(col(PV[m]), on(lambda v: v[m]), on(lambda v: col(pre(v))), at(lambda a: a[0]), at(lambda a: a[m]))]
+    ss = [term(V[:m], on(lambda v: col(v[:m])), on(lambda v: row(seg(v))), at(lambda a: col(a[:m])), at(lambda a: row(a[1:]))),
+          term(V[1:], on(lambda v: col(v[1:])), on(lambda v: row(seg(v))), at(lambda a: col(a[1:])), at(lambda a: row(a[1:]))),
+          term(V[:m].T, on(lambda v: row(v[:m])), on(lambda v: col(seg(v))), at(lambda a: col(a[:m])), at(lambda a: row(a[:m]))),
+          term(V[1:].T, on(lambda v: row(v[1:])), on(lambda v: col(seg(v))), at(lambda a: col(a[:m])), at(lambda a: row(a[1:])))]
+    return pos, ps, ss
+
+def _term_radius(t, slack, rel, quad):
+    "Radius of one term: the better of the absolute and (if `rel`) the relative bound."
+    D, Wj, Wk, S0, S1 = t
+    r = _solve(D - 2 * slack, Wj, Wk, quad)
+    return jnp.maximum(r, _solve(D - 4 * slack, S0, S1, quad)) if rel else r
+
+# %% ../nbs/02_labeler.ipynb #95ea0ef5
+def _end_witness(fam, e, i, j, m):
+    "(vertex, first and last segment of the chain it is measured against) of end e of candidate (i, j) of family 'ps' or 'ss'."
+    table = (((0, j, m - 1), (i + 1, j, m - 1), (j, 0, i), (m, 0, i)) if fam == "ps" else
+             ((i, j, j), (i + 1, j, j), (j, i, i), (j + 1, i, i)))
+    return tuple(jnp.stack([jnp.asarray(r[c], jnp.int32) for r in table])[e] for c in range(3))
+
+def _radius_one(p, W, sgn=None, touch=None, chains=True, rel=False, quad=False):
+    """One curve p (n, 2): (radius if simple, its witness (vertex, segment), radius if self-intersecting, its witness,
+    whether a proper crossing exists). `sgn`/`touch`: exact orientations and contacts (else orientation signs of p)."""
+    n, m = p.shape[0], p.shape[0] - 1
+    V, O = _vertex_segment(p)
+    X = _proper(jnp.sign(O) if sgn is None else sgn)
+    far = np.arange(m)[None, :] >= np.arange(m)[:, None] + 2
+    pos, ps, ss = _terms(V, W)
+    own = (np.arange(n)[:, None] == np.arange(m)[None, :]) | (np.arange(n)[:, None] == np.arange(m)[None, :] + 1)
+    R = jnp.where(own, jnp.inf, _term_radius(pos, W[4], rel, quad))
+    q = jnp.argmin(R)
+    sums = lambda A: jnp.cumsum(jnp.cumsum(A, 0)[:, ::-1], 1)[:, ::-1]             # over s <= i and r >= j
+    Xi = X.astype(jnp.int32)
+    Ti = (touch & ~X & far).astype(jnp.int32) if touch is not None else jnp.zeros_like(Xi)
+    best, arg = jnp.zeros((), p.dtype), (jnp.int32(0),) * 4                          # radius; (family, end, i, j)
+    for f, (terms, nx, nt) in enumerate(((ps, sums(Xi), sums(Ti)), (ss, Xi, Ti))):
+        if f == 0 and not chains: continue
+        Rs = jnp.stack([jnp.broadcast_to(_term_radius(t, W[4], rel, quad), (m, m)) for t in terms])
+        cand = jnp.where(far & (nx % 2 == 1) & (nt == 0), jnp.min(Rs, 0), 0)       # odd, and no other contact
+        k = jnp.argmax(cand)
+        better = cand.ravel()[k] > best
+        best = jnp.where(better, cand.ravel()[k], best)
+        arg = tuple(jnp.where(better, v, o) for v, o in zip((jnp.int32(f), jnp.argmin(Rs, 0).ravel()[k], k // m, k % m), arg))
+    v, lo, hi = (jnp.where(arg[0] == 0, a, b) for a, b in zip(*[_end_witness(x, *arg[1:], m) for x in ("ps", "ss")]))
+    s = jnp.argmin(jnp.where((jnp.arange(m) >= lo) & (jnp.arange(m) <= hi), V[v], jnp.inf)).astype(jnp.int32)
+    return R.ravel()[q], jnp.stack([q // m, q % m]).astype(jnp.int32), best, jnp.stack([v, s]), jnp.any(X)
+
+# %% ../nbs/02_labeler.ipynb #63ea27c8
+@functools.partial(jax.jit, static_argnames=("exact", "chains", "rel", "quad"))
+def _radii(flat, W, exact, chains, rel, quad):
+    "`_radius_one` over a chunk of curves (c, n, 2); with `exact`, on the exact orientations and in float64."
+    def one(p, *W):
+        if not exact: return _radius_one(p, W, chains=chains, rel=rel, quad=quad) + (jnp.bool_(True),)
+        sgn, touch, ok = _exact_orientation(p)
+        p = p.astype(jnp.float64)
+        sgn = jnp.where(ok, sgn, jnp.sign(_vertex_segment(p)[1]))          # not representable: rounded signs, and radius 0 below
+        return _radius_one(p, tuple(w.astype(jnp.float64) for w in W), sgn, touch & ok, chains, rel, quad) + (ok,)
+    return jax.vmap(one)(flat, *W)
+
+def _radii_call(flat, W, exact, chains, rel, quad, chunk_size):
+    "`_radii` chunk by chunk (one compiled shape per curve length), padding the last chunk with copies of the first curve; the exact variant runs with 64-bit types."
+    N = flat.shape[0]
+    pad = -N % chunk_size
+    grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad,) + a.shape[1:])]) if pad else a
+    flat, W = grow(flat), tuple(map(grow, W))
+    with jax.enable_x64(exact):
+        outs = [_radii(flat[i:i + chunk_size], tuple(w[i:i + chunk_size] for w in W), exact, chains, rel, quad)
+                for i in range(0, N + pad, chunk_size)]
+        return tuple(jnp.concatenate(o)[:N] for o in zip(*outs))
+
+# %% ../nbs/02_labeler.ipynb #75a216db
+def stable_radius(points, lip=1.0, curv=0.0, along=None, along_curv=0.0, slack=0.0, *, exact=True, chains=True,
+                  chunk_size: int = 64) -> dict:
+    "Signed radius of each curve `points` (..., n, 2) float32 under per-point displacement bounds (see the text): no step of size below |radius| changes the label. `lip`, `curv`, `along`, `along_curv`: scalars or (..., n); `slack`: scalar or (...). Returns dict(radius, vertex, segment), each (...)."
+    points = _check_points(points)
+    lead, n = points.shape[:-2], points.shape[-2]
+    if n < 3:                                                                     # one segment: always simple
+        return dict(radius=jnp.full(lead, jnp.inf), vertex=jnp.zeros(lead, jnp.int32), segment=jnp.zeros(lead, jnp.int32))
+    flat = lax.stop_gradient(jnp.asarray(points)).reshape(-1, n, 2)
+    N, dt = flat.shape[0], (jnp.float64 if exact else points.dtype)
+    with jax.enable_x64(bool(exact)):
+        per = lambda v: jnp.broadcast_to(jnp.asarray(v, dt), lead + (n,)).reshape(N, n)
+        W = tuple(per(v) for v in (lip, curv, 0.0 if along is None else along, along_curv)) + (
+            jnp.broadcast_to(jnp.asarray(slack, dt), lead).reshape(N),)
+    quad = not all(isinstance(v, (int, float)) and v == 0 for v in (curv, along_curv))
+    y = self_intersects(flat) if exact else None
+    out = _radii_call(flat, W, bool(exact), bool(chains), along is not None, quad, int(chunk_size))
+    with jax.enable_x64(bool(exact)):                                             # keep float64 results float64
+        r_pos, w_pos, r_neg, w_neg, cross, ok = out
+        y = cross if y is None else y
+        r = jnp.where(ok, jnp.where(y, -r_neg, r_pos), 0.0)
+        w = jnp.where(y[:, None], w_neg, w_pos)
+    return dict(radius=r.reshape(lead), vertex=w[:, 0].reshape(lead), segment=w[:, 1].reshape(lead))
+
+# %% ../nbs/02_labeler.ipynb #dc28b482
+@jax.jit
+def _witness_distance(flat, v, s):
+    "Distance of vertex v to segment s of each curve (N, n, 2): differentiable in the points."
+    return jax.vmap(lambda p, v, s: point_segment_distance(p[v], p[s], p[s + 1]))(flat, v, s)
+
+def geometric_margin(points, *, exact=True, chains=True, chunk_size: int = 64):
+    "Signed distance-to-the-other-label of each curve `points` (..., n, 2) float32: the smallest distance of a vertex to a segment it does not bound if simple (> 0), minus the crossing depth if self-intersecting (< 0). Differentiable in the points."
+    points = _check_points(points)
+    lead, n = points.shape[:-2], points.shape[-2]
+    if n < 3: return jnp.full(lead, jnp.inf, points.dtype)
+    flat = jnp.asarray(points).reshape(-1, n, 2)
+    r = stable_radius(flat, exact=exact, chains=chains, chunk_size=chunk_size)
+    v, s = r["vertex"], r["segment"]
+    d = _witness_distance(flat, v, s)
+    m = jnp.where(r["radius"] < 0, -d, jnp.where(r["radius"] > 0, d, 0.0))
+    if exact:
+        y = self_intersects(flat)
+        m = jnp.where(y, jnp.minimum(m, 0), jnp.maximum(m, 0))
+    return m.reshape(lead)
