@@ -1,20 +1,25 @@
-"""Models worth analysing on a laptop: SineNet test accuracy against minutes of CPU training (issue 15).
+"""Models worth analysing on a laptop: SineNet test accuracy against minutes of CPU training.
 
 Candidates are small CNNs trained on data generated inside the jitted step (as `squiggles_nb.train` does), each with
-its recipe (batch size, peak learning rate, schedule). The reference is today's recipe run through the library's own
-`train()`: SmallCNN width 8, batch 64, Adam 3e-3 cosine over a step count estimated from a throughput probe (as
-bench/train.py --mode cpu). Ours: the same data, Adam with a learning rate that follows the *time* budget (linear
-warm-up, then cosine to 0 as a function of elapsed training seconds / budget), so the schedule ends when the budget does
-whatever the load of the machine. Every run ends with `evaluate` on 10,000 samples of Dataset("sinenet", "test", 0, 60).
+its recipe (batch size, steps per generated block, peak learning rate). Today's SmallCNN (`library="smallcnn"`, its
+`nnx.max_pool`) is the reference; the others are layer lists whose 2x2 max-pools are a reshape and a max (XLA's CPU
+gradient of `reduce_window` is slow), mostly at batch 64 with 4 optimizer steps per generated block of 256 samples
+(the data layer makes samples in chunks of 256, so generating 64 costs as much as 256). All use Adam with a learning
+rate that follows the *time* budget: a linear warm-up over 200 steps, a constant peak, and a linear cool-down to 0
+over the last 20% of the budget (`wsd_lr`), so the schedule ends when the budget does whatever the load of the
+machine. Every point ends with `evaluate` on 10,000 samples of Dataset("sinenet", "test", 0, 60).
 
-    python bench/cpu_model.py --throughput                 # img/s of each candidate's step, data generation alone, data share
-    python bench/cpu_model.py --screen --steps 1500        # accuracy after a fixed number of steps (load-independent)
-    python bench/cpu_model.py --curves --minutes 5,10,15,30 --candidates reference,cpu,...   # one run per budget
-    python bench/cpu_model.py --confirm --minutes 15       # the library's get_model("cpu") with its recipe
+    python bench/cpu_model.py --throughput --candidates a,b      # img/s and CPU ms/img of each step, data share
+    python bench/cpu_model.py --screen --steps 1500               # accuracy after a fixed number of steps
+    python bench/cpu_model.py --curves --minutes 1,2,4 --candidates NAME --jsonl F.jsonl   # one run, one point per budget
+    python bench/cpu_model.py --report A.jsonl,B.jsonl --out cpu_model.json                # table, JSON and figure
 
-"Minutes" count training steps only (compilation and evaluation excluded), like `train()`'s train_seconds; wall time,
-process CPU time and load averages are recorded next to them, since the 2 cores are shared with other jobs.
-Writes bench/results/cpu_model*.json and bench/results/cpu_model.png.
+"Minutes" count training steps only (compilation and evaluation excluded). With --clock cpu (the default) a minute
+is 120 seconds of this process's CPU time (user + system, all threads): a minute of 2 fully used cores on a quiet
+machine. The 2 cores are shared with other jobs, so wall time would measure the load, not the model; wall time,
+CPU time and load averages are recorded beside each point. `--curves` writes one JSON line per evaluated budget to
+--jsonl as it goes, so a killed run keeps what it measured; `--report` merges them into bench/results/cpu_model.json
+and bench/results/cpu_model.png.
 """
 import argparse, dataclasses, json, math, os, resource, sys, tempfile, time
 from dataclasses import dataclass, field
@@ -310,14 +315,15 @@ def wsd_lr(t, budget, peak, warmup_steps, step, cooldown):
 
 
 def train_ours(cand, budgets, *, clock="cpu", cores=2, schedule="wsd", cooldown=0.2, warmup_steps=200, final_n=10_000,
-               seed=0, log_every_s=60.0, log=print, keep_model=False):
+               seed=0, log_every_s=60.0, log=print, keep_model=False, on_point=None):
     """Train `cand` once and report the test accuracy after each training budget in `budgets` (minutes of `clock`).
 
     schedule="wsd": warm-up, then a constant learning rate (the trunk); at (1 - cooldown) of each budget the state is
     copied and a branch decays the learning rate linearly to 0 by the budget, is evaluated on `final_n` test samples
     and dropped, and the trunk goes on. Each branch is exactly the run that budget alone would make, so one run gives
     the whole accuracy-vs-minutes curve, every point annealed. schedule="cosine" (one budget only): warm-up, then
-    cosine decay to 0 as a function of clock seconds / budget. Returns a JSON-able record (and the last model if asked)."""
+    cosine decay to 0 as a function of clock seconds / budget. Returns a JSON-able record (and the last model if asked);
+    on_point(record so far) is called after each budget's evaluation, so that a killed run keeps what it measured."""
     budgets = sorted(float(b) for b in budgets)
     assert schedule == "wsd" or len(budgets) == 1
     B, k = cand.batch, cand.micro
@@ -349,6 +355,12 @@ def train_ours(cand, budgets, *, clock="cpu", cores=2, schedule="wsd", cooldown=
         st.update(params=p, rest=r, opt=o, i=st["i"] + k, dt=(c.seconds - s0) / k)
         return loss, lrs[-1]
 
+    def record():
+        return dict(candidate=dataclasses.asdict(cand), params=count_params(model), clock=clock, cores=cores, schedule=schedule,
+               cooldown=cooldown if schedule == "wsd" else None, warmup_steps=warmup_steps, compile_seconds=round(compile_s, 2),
+               wall_seconds_total=round(time.time() - wall0, 1), cpu_seconds_total=round(cpu_seconds() - cpu0, 1),
+               load_average_before=load0, load_average_after=os.getloadavg(), points=points, curve=curve)
+
     next_log = log_every_s
     for budget_min in budgets:
         budget = 60.0 * budget_min
@@ -377,11 +389,8 @@ def train_ours(cand, budgets, *, clock="cpu", cores=2, schedule="wsd", cooldown=
         log(f"  {cand.name} @ {budget_min:g} min ({clock} clock): {br['i']} steps, {br['i'] * B} images, wall {bc.wall:.0f} s, "
             f"cpu {bc.cpu:.0f} s: test accuracy {fe['accuracy']:.4f} {fe['accuracy_ci95']} (load {os.getloadavg()[0]:.2f})", flush=True)
         if keep_model: last_model = mm
-    rec = dict(candidate=dataclasses.asdict(cand), params=count_params(model), clock=clock, cores=cores, schedule=schedule,
-               cooldown=cooldown if schedule == "wsd" else None, warmup_steps=warmup_steps, compile_seconds=round(compile_s, 2),
-               wall_seconds_total=round(time.time() - wall0, 1), cpu_seconds_total=round(cpu_seconds() - cpu0, 1),
-               load_average_before=load0, load_average_after=os.getloadavg(), points=points, curve=curve)
-    return (rec, last_model) if keep_model else rec
+        if on_point: on_point(record())
+    return (record(), last_model) if keep_model else record()
 
 
 def train_steps(cand, steps, final_n=10_000, seed=0, log=print):
@@ -402,10 +411,40 @@ def train_steps(cand, steps, final_n=10_000, seed=0, log=print):
                 load_average_before=load0, load_average_after=os.getloadavg(), final_eval=fe)
 
 
+def report(jsonls, out):
+    """Merge the curve records of `jsonls` (the last, longest record of each run) into bench/results/`out` and draw
+    test accuracy against training minutes, one line per candidate, to the same name with .png."""
+    runs = {}
+    for p in jsonls:
+        for line in p.read_text().splitlines():
+            r = json.loads(line)
+            if "run_id" in r and len(r["points"]) >= len(runs.get(r["run_id"], {"points": []})["points"]): runs[r["run_id"]] = r
+    runs = sorted(runs.values(), key=lambda r: -max(p["final_eval"]["accuracy"] for p in r["points"]))
+    table = [dict(candidate=r["candidate"]["name"], params=r["params"], batch=r["candidate"]["batch"], micro=r["candidate"]["micro"],
+                  lr=r["candidate"]["lr"], points=[dict(minutes=p["minutes"], accuracy=p["final_eval"]["accuracy"],
+                  ci95=p["final_eval"]["accuracy_ci95"], images=p["images"], cpu_seconds=p["cpu_seconds"],
+                  wall_seconds=p["wall_seconds"], cpu_ms_per_image=p["cpu_ms_per_image"]) for p in r["points"]]) for r in runs]
+    for t in table:
+        print(t["candidate"], " ".join(f"{p['minutes']:g}min:{p['accuracy']:.4f}" for p in t["points"]))
+    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for t in table:
+        m = [p["minutes"] for p in t["points"]]; a = [100 * p["accuracy"] for p in t["points"]]
+        lo = [100 * (p["accuracy"] - p["ci95"][0]) for p in t["points"]]; hi = [100 * (p["ci95"][1] - p["accuracy"]) for p in t["points"]]
+        ax.errorbar(m, a, yerr=[lo, hi], marker="o", capsize=2, label=f"{t['candidate']} ({t['params']:,} params)")
+    ax.axhline(95, color="gray", ls=":", lw=1)
+    ax.set_xlabel("training minutes (process CPU seconds / 2 / 60: 2 fully used cores)")
+    ax.set_ylabel("SineNet test accuracy, % (10,000 samples)"); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout(); RESULTS.mkdir(exist_ok=True); fig.savefig(RESULTS / Path(out).with_suffix(".png").name, dpi=120)
+    write(out, dict(clock="process CPU time / 2 cores: one training minute = 120 CPU-seconds (2 fully used cores of a quiet machine)",
+                    table=table, runs=runs, sources=[str(p) for p in jsonls], library_versions=versions()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--screen", action="store_true")
     ap.add_argument("--throughput", action="store_true")
+    ap.add_argument("--curves", action="store_true", help="accuracy after each of --minutes (the default without --steps)")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--minutes", default=None, help="comma-separated training budgets, in minutes of --clock")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
@@ -414,7 +453,11 @@ def main():
     ap.add_argument("--final-n", type=int, default=10_000)
     ap.add_argument("--out", default=None, help="result file name in bench/results")
     ap.add_argument("--jsonl", default=None, help="append each run's record to this file as it finishes")
+    ap.add_argument("--report", default=None, help="comma-separated .jsonl files of --curves runs: write --out and its figure")
     args = ap.parse_args()
+    if args.report:
+        report([Path(p) for p in args.report.split(",")], args.out or "cpu_model.json")
+        return
     names = args.candidates.split(",") if args.candidates else list(CANDIDATES)
     if args.throughput:
         rows = throughput(names)
@@ -427,10 +470,15 @@ def main():
         if args.steps or n_steps:
             r = train_steps(cand, int(n_steps or args.steps), final_n=args.final_n)
         else:
+            run_id = f"{name}-{time.time():.0f}"
+            def on_point(rec):           # one line per evaluated budget: a killed run keeps its points
+                if args.jsonl:
+                    with open(args.jsonl, "a") as f:
+                        f.write(json.dumps(dict(rec, run_id=run_id, command=" ".join(["python3"] + sys.argv))) + "\n")
             r = train_ours(cand, [float(m) for m in args.minutes.split(",")], clock=args.clock, schedule=args.schedule,
-                           final_n=args.final_n)
+                           final_n=args.final_n, on_point=on_point)
         runs.append(r)
-        if args.jsonl:
+        if args.jsonl and (args.steps or n_steps):
             with open(args.jsonl, "a") as f: f.write(json.dumps(r) + "\n")
     if args.out: write(args.out, dict(runs=runs, library_versions=versions()))
 
