@@ -188,10 +188,10 @@ def boundary_distance(family, z, navigator, eps_grid=PAPER_EPS, steps=100, *, st
 # %% ../nbs/07_boundary.ipynb #a2e68a79
 RECORD_FIELDS = {"index": np.int64, "label": np.int32, "prediction": np.int32, "eps": np.float64,
                  "adv_prediction": np.int32, "adv_label": np.int32, "distance": np.float64,
-                 "grid_distance": np.float64, "norm": np.float64}
+                 "grid_distance": np.float64, "norm": np.float64, "lower": np.float64}
 
 def make_records(index, label, prediction, distance, *, eps=None, adv_prediction=None, adv_label=None,
-                 grid_distance=None, norm=None) -> dict:
+                 grid_distance=None, norm=None, lower=None) -> dict:
     "Per-example records as a dict of equal-length numpy arrays (`RECORD_FIELDS`); missing attack fields are NaN / -1."
     index = np.asarray(index); n = index.shape[0] if index.ndim else -1
     if index.ndim != 1: raise ValueError(f"index must be a 1-D array of sample indices, got shape {index.shape}")
@@ -199,7 +199,7 @@ def make_records(index, label, prediction, distance, *, eps=None, adv_prediction
     given = dict(index=index, label=label, prediction=prediction, distance=distance, eps=eps,
                  adv_prediction=adv_prediction, adv_label=adv_label,
                  grid_distance=distance if grid_distance is None else grid_distance,
-                 norm=np.full(n, np.nan) if norm is None else norm)
+                 norm=np.full(n, np.nan) if norm is None else norm, lower=np.full(n, np.nan) if lower is None else lower)
     out = {}
     for k, dt in RECORD_FIELDS.items():
         v = given[k]
@@ -222,7 +222,7 @@ def error_groups(records) -> dict:
 
 # %% ../nbs/07_boundary.ipynb #0e52693e
 RECORDS_FORMAT = "squiggles_nb.boundary_records/2"
-NULL_MEANS = dict(distance=np.inf, grid_distance=np.inf, norm=np.nan, eps=np.nan)   # null: no flip found / not measured
+NULL_MEANS = dict(distance=np.inf, grid_distance=np.inf, norm=np.nan, eps=np.nan, lower=np.nan)   # null: no flip found / not measured
 
 def records_header(config: dict, *, seed=None, **extra) -> dict:
     "A header for a records file: format, config, seed, and provenance (versions, device, date, command, `extra`)."
@@ -253,9 +253,9 @@ def load_records(path) -> tuple[dict, dict]:
     "The finished records of a `.jsonl` file (an unfinished last chunk is left out) and its header, with the chunks' wall time."
     r = read_chunked(_check_jsonl(path), RECORDS_FORMAT)
     rows = r["rows"]
-    missing = set(RECORD_FIELDS) - set(rows[0]) if rows else set()
+    missing = set(RECORD_FIELDS) - set(rows[0]) - {"lower"} if rows else set()       # files written before `lower`: NaN
     if missing: raise ValueError(f"{path}: records lack fields {sorted(missing)}")
-    records = {k: np.array([NULL_MEANS.get(k) if row[k] is None else row[k] for row in rows],
+    records = {k: np.array([NULL_MEANS.get(k) if row.get(k) is None else row[k] for row in rows],
                            dtype=float if dt == np.float64 else None).astype(dt) if rows else np.zeros(0, dt)
                for k, dt in RECORD_FIELDS.items()}
     return records, dict(r["header"], chunks=r["chunks"], wall_s=float(sum(c.get("wall_s", 0.0) for c in r["chunks"])))
@@ -280,7 +280,8 @@ def boundary_records(model, navigator, dataset: Dataset, n: int, *, start: int =
     config = dict(family=dataset.family.name, split=dataset.split, data_seed=dataset.seed, resolution=dataset.resolution,
                   start=start, n=n, attack=attack, attack_eps=None if attack is None else float(attack_eps),
                   attack_steps=attack_steps, eps_grid=grid.tolist(), steps=steps, refine=refine, chunk_size=chunk_size,
-                  model=fingerprint(model), navigator=fingerprint(navigator), meta=meta or {})                       # batch sizes change the speed, not the records: not part of the config
+                  model=fingerprint(model), navigator=navigator if isinstance(navigator, str) else fingerprint(navigator),
+                  meta=meta or {})                       # batch sizes change the speed, not the records: not part of the config
     header = records_header(config, seed=dataset.seed)
     done = set() if out is None else resume_chunked(_check_jsonl(out), RECORDS_FORMAT, config)
     model_fn, parts = model, []
@@ -307,7 +308,7 @@ def boundary_records(model, navigator, dataset: Dataset, n: int, *, start: int =
         if not np.array_equal(d["label"], np.asarray(b["label"])):
             raise RuntimeError("the labeler disagrees with the dataset's labels")
         r = make_records(np.arange(s, s + size), b["label"], pred, d["distance"], grid_distance=d["grid_distance"],
-                         norm=d["norm"], **kw)
+                         norm=d["norm"], lower=d["lower"] if isinstance(navigator, str) else None, **kw)   # certified by the geometric navigator only
         parts.append(r)
         if out is not None:
             append_records(out, r, header=header, chunk=dict(start=s, n=size, wall_s=time.perf_counter() - t0,

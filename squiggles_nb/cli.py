@@ -169,7 +169,9 @@ def _add_boundary(sub):
                                    "Early stopping; optional bisection (--refine). Records, with the analysed model's prediction, "
                                    "go to --out as JSON lines, chunk by chunk, resumable.")
     p.add_argument("--checkpoint", type=Path, required=True, help="run folder of the analysed model")
-    p.add_argument("--navigator", type=Path, required=True, help="run folder of the navigator (the paper: a Taylor model for SineNet)")
+    p.add_argument("--navigator", required=True,
+                   help="run or weights folder of the navigator (the paper: a Taylor model for SineNet), or 'geometric': the "
+                        "curve's own geometric margin navigates, and each record gets a certified lower bound (`lower`)")
     _common(p, progress=False)
     p.add_argument("--n", type=_int("--n"), default=1024, help="test samples (default: 1024)")
     p.add_argument("--steps", type=_int("--steps"), default=100, help="PGD steps per budget (default: 100)")
@@ -186,22 +188,27 @@ def _boundary(args):
     from squiggles_nb.train import load_model, load_config
     from squiggles_nb.data import Dataset
     from squiggles_nb.boundary import boundary_records
-    cfg, ncfg = load_config(args.checkpoint), load_config(args.navigator)
-    if args.navigator.resolve() == args.checkpoint.resolve():
-        print("squiggles boundary: warning: the navigator is the analysed model itself; the paper navigates with a model "
-              "of the other family", file=sys.stderr)
-    if ncfg.resolution != cfg.resolution:
-        raise ValueError(f"--navigator has resolution {ncfg.resolution}, the analysed model {cfg.resolution}: they must match")
+    cfg = load_config(args.checkpoint)
+    if args.navigator == "geometric": navigator = "geometric"
+    else:
+        nav = Path(args.navigator); ncfg = load_config(nav)
+        if nav.resolve() == args.checkpoint.resolve():
+            print("squiggles boundary: warning: the navigator is the analysed model itself; the paper navigates with a model "
+                  "of the other family", file=sys.stderr)
+        if ncfg.resolution != cfg.resolution:
+            raise ValueError(f"--navigator has resolution {ncfg.resolution}, the analysed model {cfg.resolution}: they must match")
+        navigator = load_model(nav)
     ds = Dataset(args.family or cfg.family, "test", cfg.data_seed, cfg.resolution)
     out = args.out or args.checkpoint / f"boundary-{ds.family.name}.jsonl"
-    r, h = boundary_records(load_model(args.checkpoint), load_model(args.navigator), ds, args.n,
+    r, h = boundary_records(load_model(args.checkpoint), navigator, ds, args.n,
                             attack=None if args.attack == "none" else args.attack, attack_eps=args.attack_eps, steps=args.steps,
                             refine=args.refine, chunk_size=args.chunk_size, out=out, progress=not args.no_progress,
-                            meta=dict(checkpoint=str(args.checkpoint), navigator=str(args.navigator)))
+                            meta=dict(checkpoint=str(args.checkpoint), navigator=args.navigator))
     d = r["distance"]
     return dict(command="boundary", out=str(out), n=int(len(d)), family=ds.family.name, median_distance=float(np.median(d)),
                 fraction_within_0_01875=float((d <= 0.01875).mean()), fraction_inf=float(np.isinf(d).mean()),
-                clean_accuracy=float((r["prediction"] == r["label"]).mean()))
+                clean_accuracy=float((r["prediction"] == r["label"]).mean()),
+                median_lower_bound=float(np.median(r["lower"])) if isinstance(navigator, str) else None)
 
 # %% ../nbs/13_cli.ipynb #fa41739c
 def _add_noise(sub):
