@@ -18,7 +18,7 @@ from .isoperimetric import (plot_church_window, plot_optimal_curves, plot_distan
                                         plot_noise_vs_median_distance, plot_error_rate_cdf)
 from .presets import ModelSpec
 from .steps import (Run, open_run, pipeline, model_groups, other, pick_gallery, preflight_step, throughput_step, labels_step, train_step, eval_step,
-                                pixel_attack_step, latent_attack_step, boundary_step, decompose_step, noise_step,
+                                pixel_attack_step, latent_attack_step, boundary_step, geometric_boundary_step, decompose_step, noise_step,
                                 latent_noise_step, church_step, strip_step)
 
 # %% auto #0
@@ -269,6 +269,32 @@ def _fig8(run):
     for ax, panel in zip(axes, panels): rows += _fig8_panel(ax, run, bd["distance"], *panel)
     fig.tight_layout()
     return dict(rows=rows, figures=dict(fig8=fig))
+
+# %% ../nbs/11_experiments.ipynb #c0ffee02
+@experiment("difficulty", "Distance to the true boundary without a navigator model (beyond both papers)", "Squiggles Fig. 8, extended",
+            lambda p: _names(boundary_step(p, p.analysis_family), geometric_boundary_step(p, p.analysis_family),
+                             latent_attack_step(p, ModelSpec(p.analysis_family))))
+def _difficulty(run):
+    p, A = run.preset, run.preset.analysis_family; m0 = p.attack.eps_grid[0]
+    g, _ = run.records(f"boundary-geometric-{A}"); nav, _ = run.records(f"boundary-{A}")
+    r = run.records(f"attack-latent-{A}-clean")[0]
+    n = min(len(g["distance"]), len(nav["distance"]), len(r["label"]))
+    up, lo, mn, mis = g["distance"][:n], g["lower"][:n], nav["distance"][:n], (r["prediction"] != r["label"])[:n]
+    both = np.isfinite(up) & np.isfinite(mn)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    plot_distance_cdf({"geometric (upper)": up, "model navigator (upper)": mn, "certified lower": lo}, p.attack.eps_grid,
+                      ax=axes[0], title="all samples")
+    plot_distance_cdf({"geometric (upper)": up[mis], "model navigator (upper)": mn[mis], "certified lower": lo[mis]},
+                      p.attack.eps_grid, ax=axes[1], title="misclassified by the clean model")
+    fig.tight_layout()
+    rows = [rate_row("difficulty/certainly_within_min_eps", f"all samples certainly within {m0:g} (geometric upper bound)", up <= m0),
+            rate_row("difficulty/possibly_within_min_eps", f"all samples possibly within {m0:g} (certified lower bound)", lo <= m0),
+            rate_row("difficulty/model_navigator_within_min_eps", f"all samples within {m0:g} by the model navigator", mn <= m0),
+            rate_row("difficulty/misclassified_certainly_within_min_eps", f"misclassified samples certainly within {m0:g} (geometric)", up[mis] <= m0),
+            rate_row("difficulty/geometric_at_most_model", "geometric upper bound <= the model navigator's (both found)", up[both] <= mn[both]),
+            row("difficulty/median_ratio", "median of geometric / model navigator upper bounds (both found)",
+                float(np.median(up[both] / mn[both])) if both.any() else None, n=int(both.sum()))]
+    return dict(rows=rows, figures=dict(difficulty=fig))
 
 # %% ../nbs/11_experiments.ipynb #46e63f9a
 @experiment("fig9", "Latent-space attacks with recomputed labels", "Squiggles Fig. 9, section 4.4",

@@ -18,18 +18,22 @@ from .labeler import label as true_label, self_intersects_shapely, near_degenera
 from .data import Dataset
 from .train import train, load_model, read_metrics, evaluate, throughput, save_weights, load_config, CONFIG_FILE
 from .attacks import (pgd_l2, predict, latent_attack, attack_dataset, manifold_decomposition, margin)
-from .boundary import boundary_distance
+from .boundary import boundary_distance, geometric_boundary
 from .isoperimetric import noise_records, nearest_error_distance, noise_error, plane_through, church_window
 from .presets import Preset, ModelSpec, get_preset
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'MIN_STEP_S', 'Run', 'open_run', 'Step', 'run_step', 'preflight_step', 'throughput_step', 'labels_step',
-           'train_seconds', 'train_step', 'eval_step', 'pick_gallery', 'attack_grid', 'pixel_attack_step',
-           'latent_attack_step', 'other', 'boundary_step', 'decompose_step', 'noise_step', 'latent_noise_step',
-           'church_step', 'strip_step', 'model_groups', 'pipeline']
+__all__ = ['RUN_FILE', 'SELECTION', 'MIN_STEP_S', 'Run', 'open_run', 'Step', 'run_step', 'preflight_step', 'throughput_step',
+           'labels_step', 'train_seconds', 'train_step', 'eval_step', 'pick_gallery', 'attack_grid',
+           'pixel_attack_step', 'latent_attack_step', 'other', 'boundary_step', 'geometric_boundary_step',
+           'decompose_step', 'noise_step', 'latent_noise_step', 'church_step', 'strip_step', 'model_groups', 'pipeline']
 
 # %% ../nbs/10_steps.ipynb #c7457e4b
 RUN_FILE = "run.json"
+
+SELECTION = ("skip", "experiments")      # preset fields that choose what runs, never how: a run folder ignores them
+
+def _results_part(d: dict) -> dict: return {k: v for k, v in d.items() if k not in SELECTION}
 
 class Run:
     "A reproduction run: a preset, an output folder, and the bookkeeping of its steps."
@@ -41,8 +45,8 @@ class Run:
             have = read_json(meta, "run description").get("preset")
             try: have = Preset.from_dict(have).to_dict()
             except (AttributeError, TypeError, ValueError): pass
-            if have != want:
-                diff = {k: (have.get(k) if isinstance(have, dict) else None, v) for k, v in want.items()
+            if not isinstance(have, dict) or _results_part(have) != _results_part(want):
+                diff = {k: (have.get(k) if isinstance(have, dict) else None, v) for k, v in _results_part(want).items()
                         if not isinstance(have, dict) or have.get(k) != v}
                 raise ValueError(f"{self.out} holds a run of another preset (field: (on disk, requested)) {diff}; use another --out")
         self.log = []
@@ -301,6 +305,20 @@ def boundary_step(p: Preset, family: str) -> Step:
                             within_min_eps=float((d["distance"] <= a.eps_grid[0]).mean()), navigator=nav.name)
     return Step(f"boundary-{family}", fn, _attack_config(p, n, a.eps_grid), (f"train-{nav.name}",))
 
+def geometric_boundary_step(p: Preset, family: str) -> Step:
+    "The same sweep with no model: the curve's geometric margin navigates, and each sample gets a certified lower bound."
+    a = p.attack; n = a.n_boundary or a.n
+    def fn(run):
+        ds = run.dataset(family)
+        z = np.concatenate([np.asarray(ds.batch(s, min(a.chunk, n - s), images=False)["z"]) for s in range(0, n, a.chunk)])
+        d = geometric_boundary(ds.family, z, a.eps_grid, a.steps, step_ratio=a.step_ratio, batch_size=min(a.chunk, 1024),
+                               progress=run.progress)
+        arrays = {k: d[k] for k in ("distance", "grid_distance", "norm", "label", "lower")}
+        return arrays, dict(passes=d["passes"], full_sweep_passes=d["full_sweep_passes"],
+                            certainly_within_min_eps=float((d["distance"] <= a.eps_grid[0]).mean()),
+                            possibly_within_min_eps=float((d["lower"] <= a.eps_grid[0]).mean()))
+    return Step(f"boundary-geometric-{family}", fn, _attack_config(p, n, a.eps_grid), ())
+
 # %% ../nbs/10_steps.ipynb #3e571cfc
 def decompose_step(p: Preset, spec: ModelSpec) -> Step:
     "Split the gallery's pixel attacks on `spec` at the focus budget into on- and off-manifold parts (Fig. 11)."
@@ -439,6 +457,7 @@ def pipeline(preset) -> dict:
               eval_step(p, A, g["hires"], name=f"eval-{A}-{p.hires}")]
     steps += [pixel_attack_step(p, ModelSpec(A, k)) for k in ("clean", "noise")] + [latent_attack_step(p, ModelSpec(A))]
     steps += [pixel_attack_step(p, m) for m in g["hires"]] + [latent_attack_step(p, g["hires"][0]), boundary_step(p, A)]
+    steps.append(geometric_boundary_step(p, A))
     steps += [decompose_step(p, ModelSpec(A, k)) for k in ("clean", "noise")]
     for m in (ModelSpec(A), ModelSpec(A, "noise"), ModelSpec(other(A)), ModelSpec(other(A), "noise")):
         steps += [noise_step(p, m), latent_noise_step(p, m), church_step(p, m)]
