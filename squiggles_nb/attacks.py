@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PAPER_EPS', 'SPACES', 'ATTACK_FORMAT', 'l2_norm', 'per_example', 'l2_normalize', 'project_l2', 'margin',
-           'cross_entropy', 'concrete', 'check_budget', 'check_inputs', 'pgd_l2', 'predict', 'pixel_attack',
+           'cross_entropy', 'check_budget', 'check_inputs', 'pgd_l2', 'predict', 'pixel_attack',
            'gaussian_noise_attack', 'latent_classifier', 'latent_attack', 'attack_summary', 'attack_dataset',
            'manifold_decomposition', 'decompose_attack']
 
@@ -60,12 +60,7 @@ def cross_entropy(logits, y):
     return jax.nn.softplus(jax.nn.logsumexp(others, axis=1))        # log(1 + sum_j exp(l_j - l_y)) = -log softmax_y
 
 # %% ../nbs/06_attacks.ipynb #ef44b08e
-def concrete(a):
-    "`a` as a NumPy array, or None when it is a tracer (inside jit, checks cannot look at values)."
-    try:
-        return np.asarray(a)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return None
+from .generators import concrete      # an array's values where they can be looked at (None under jit)
 
 def check_budget(name, value, batch, allow_zero=True):
     "Validate a scalar or per-example (batch,) non-negative budget such as eps or step_size."

@@ -24,7 +24,8 @@ from matplotlib.colors import to_rgb
 from tqdm.auto import tqdm
 
 from .model import split_fn, merge_fn
-from .attacks import PAPER_EPS, pgd_l2, predict, l2_norm, per_example, concrete, check_budget, check_inputs
+from .generators import concrete
+from .attacks import PAPER_EPS, pgd_l2, predict, l2_norm, per_example, check_budget, check_inputs
 from .records import binomial_interval, provenance, jsonable, save_npz, load_npz, fingerprint
 
 # %% ../nbs/08_isoperimetric.ipynb #78264ec6
