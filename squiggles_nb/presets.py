@@ -170,7 +170,7 @@ class Preset:
 
 # %% ../nbs/09_presets.ipynb #c6a0a3d3
 PRESETS = {
-    "paper": Preset(),
+    "paper": Preset(train=TrainConfig(dtype="bfloat16")),      # the paper's settings, in mixed precision (bfloat16) for speed
     "quick": Preset(name="quick",
                     train=TrainConfig(model="smallcnn", width=8, batch_size=64, steps=900, learning_rate=3e-3),
                     attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=6, n_gallery=15, chunk=256),
@@ -188,7 +188,8 @@ PRESETS = {
                    attack=AttackConfig(n=8192, pixel_eps=(0.15, 0.3), latent_eps=(0.075,), n_boundary=1024, chunk=4096),
                    noise=NoiseConfig(n=512, n_noisy=0, n_latent=256, latent_draws=256, church_resolution=101),
                    train_seconds=150.0, other_train_share=0.3, weights=("sinenet-clean",), skip=("datasize", "fig12"),
-                   experiments=("preflight", "throughput", "fig10", "fig9", "fig8", "table4", "table6", "noise-fig2", "training")),
+                   experiments=("preflight", "throughput", "fig10", "fig9", "fig8", "table4", "table6", "noise-fig2", "training",
+                                "difficulty")),
 }
 PRESETS["h200-smoke"] = replace(PRESETS["toy"], name="h200-smoke", train=replace(PRESETS["toy"].train, steps=8),
                                 attack=replace(PRESETS["toy"].attack, pixel_eps=(0.15, 0.6), latent_eps=(0.0375,), n_boundary=8),
