@@ -6,10 +6,10 @@
 __all__ = ['NOISE_MODES', 'SCHEDULES', 'POOL_BLOCK', 'BOOKKEEPING', 'CONFIG_FILE', 'METRICS_FILE', 'RESULT_FILE', 'CKPT_DIR',
            'SUMS_FILE', 'WEIGHTS_FORMAT', 'WEIGHTS_MANIFEST', 'PART_BYTES', 'THROUGHPUT_PARTS', 'TrainConfig',
            'shard_start', 'pool_block_starts', 'make_mesh', 'noise_key_of', 'add_noise', 'make_generator',
-           'make_optimizer', 'new_model', 'TrainState', 'init_state', 'make_update', 'train_step', 'roc_auc',
-           'evaluate', 'verify_checkpoint', 'load_config', 'recorded_config', 'checkpoint_steps', 'load_model',
-           'evaluate_run', 'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights', 'verify_run',
-           'train', 'read_metrics', 'plot_training', 'throughput']
+           'cosine_schedule', 'make_optimizer', 'new_model', 'TrainState', 'init_state', 'make_update', 'train_step',
+           'roc_auc', 'evaluate', 'verify_checkpoint', 'load_config', 'recorded_config', 'checkpoint_steps',
+           'load_model', 'evaluate_run', 'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights',
+           'verify_run', 'train', 'read_metrics', 'plot_training', 'throughput']
 
 # %% ../nbs/05_train.ipynb #306d432d
 import dataclasses, datetime, json, math, os, platform, subprocess, sys, time
@@ -131,10 +131,11 @@ def make_mesh(devices=None) -> Mesh:
 # %% ../nbs/05_train.ipynb #71b088f5
 def noise_key_of(config: TrainConfig): return jax.random.fold_in(jax.random.key(config.seed), 1)
 
-def add_noise(images, positions, sigma: float, mode: str, key):
-    "Gaussian pixel noise for images at stream `positions`: N(0, sigma^2), or N(0, s^2) with s ~ U[0, sigma] per image (mode 'uniform')."
+def add_noise(images, positions, sigma, mode: str, key):
+    """Gaussian pixel noise for images at stream `positions`: N(0, sigma^2), or N(0, s^2) with s ~ U[0, sigma] per image (mode
+    'uniform'). `sigma` may be a traced scalar; a Python number <= 0 returns `images` unchanged."""
     if mode not in NOISE_MODES: raise ValueError(f"mode must be one of {NOISE_MODES}, got {mode!r}")
-    if not sigma > 0: return images
+    if isinstance(sigma, (int, float)) and not sigma > 0: return images
     def one(p, image):
         kn, ks = jax.random.split(jax.random.fold_in(key, p))
         s = sigma if mode == "fixed" else sigma * jax.random.uniform(ks)
@@ -143,7 +144,8 @@ def add_noise(images, positions, sigma: float, mode: str, key):
 
 # %% ../nbs/05_train.ipynb #58dcaa9c
 def make_generator(config: TrainConfig, mesh: Mesh):
-    "gen(step) -> (images (B, H, W), labels (B,)) sharded along 'data'; each device generates its own slice. Use under jit."
+    """gen(step, sigma) -> (images (B, H, W), labels (B,)) sharded along 'data'; each device generates its own slice. Use under
+    jit. `sigma` (traced) is the noise level when `config.noise_sigma > 0`; it is ignored otherwise."""
     n_dev, B = mesh.devices.size, config.batch_size
     if B % n_dev: raise ValueError(f"batch_size ({B}) must be a multiple of the number of devices ({n_dev})")
     b = B // n_dev
@@ -155,23 +157,33 @@ def make_generator(config: TrainConfig, mesh: Mesh):
     pool_key = jax.random.fold_in(jax.random.key(config.seed), 2)
     batch_fn = ds.make_batch_fn(b) if pool is None else ds.make_batch_fn(POOL_BLOCK)
 
-    def local(step):
+    noisy = config.noise_sigma > 0
+    def local(step, sigma):
         pos0 = jnp.asarray(shard_start(step, B, n_dev, jax.lax.axis_index("data")), jnp.uint32)
         if pool is None:
             batch = batch_fn(pos0)
         else:
             parts = jax.lax.map(batch_fn, pool_block_starts(pos0, b, pool, pool_key))
             batch = {k: v.reshape((b,) + v.shape[2:]) for k, v in parts.items()}
-        images = add_noise(batch["image"], pos0 + jnp.arange(b, dtype=jnp.uint32), config.noise_sigma,
+        images = add_noise(batch["image"], pos0 + jnp.arange(b, dtype=jnp.uint32), sigma if noisy else 0.0,
                            config.noise_mode, noise_key)
         return images, batch["label"]
 
-    return jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=(P("data"), P("data")), check_vma=False)
+    return jax.shard_map(local, mesh=mesh, in_specs=(P(), P()), out_specs=(P("data"), P("data")), check_vma=False)
 
 # %% ../nbs/05_train.ipynb #9ac6a72e
-def make_optimizer(config: TrainConfig):
-    "(optax Adam per Table 5, learning-rate schedule)."
-    lr = (optax.cosine_decay_schedule(config.learning_rate, config.steps) if config.schedule == "cosine"
+def cosine_schedule(init_value: float, decay_steps):
+    """`optax.cosine_decay_schedule(init_value, decay_steps)` (alpha 0, exponent 1) with the same float32 operations, for a
+    `decay_steps` that may be traced (optax's checks `decay_steps > 0` in Python): one compiled step serves every length."""
+    def schedule(count):
+        count = jnp.minimum(count, decay_steps)
+        return init_value * (0.5 * (1 + jnp.cos(jnp.pi * count / decay_steps)))
+    return schedule
+
+def make_optimizer(config: TrainConfig, steps=None):
+    "(optax Adam per Table 5, learning-rate schedule); `steps` (default `config.steps`, may be traced) is the cosine's length."
+    steps = config.steps if steps is None else steps
+    lr = (cosine_schedule(config.learning_rate, steps) if config.schedule == "cosine"
           else optax.constant_schedule(config.learning_rate))
     return optax.adam(lr, b1=config.b1, b2=config.b2, eps=config.eps), lr
 
@@ -196,13 +208,18 @@ def init_state(config: TrainConfig, mesh: Mesh) -> TrainState:
     params, rest, opt_state = jax.device_put((params, rest, opt_state), NamedSharding(mesh, P()))
     return TrainState(0, params, rest, opt_state)
 
-def _key_config(config): return dataclasses.replace(config, **{k: getattr(TrainConfig, k) for k in BOOKKEEPING})
+def _key_config(config):
+    "What a compiled step depends on: not the bookkeeping, nor the schedule's length or the noise level (traced inputs)."
+    return dataclasses.replace(config, **{k: getattr(TrainConfig, k) for k in BOOKKEEPING}, steps=TrainConfig.steps,
+                               noise_sigma=float(config.noise_sigma > 0))
+
+def _hyper(config): return dict(steps=jnp.int32(config.steps), noise_sigma=jnp.float32(config.noise_sigma))
 
 def make_update(config: TrainConfig):
-    "(update(params, rest, opt_state, images, labels) -> (params, rest, opt_state, metrics), training-mode graphdef): one optimizer step on a given batch."
+    """(update(params, rest, opt_state, images, labels, steps=None) -> (params, rest, opt_state, metrics), training-mode
+    graphdef): one optimizer step on a given batch; `steps` (may be traced) overrides `config.steps` as the schedule's length."""
     model = nnx.eval_shape(lambda: new_model(config)); model.train()
     graphdef, _, _ = nnx.split(model, nnx.Param, ...)
-    tx, _ = make_optimizer(config)
 
     def loss_fn(params, rest, images, labels):
         m = nnx.merge(graphdef, params, jax.tree.map(lambda a: a, rest))  # fresh Variables at this trace level
@@ -210,9 +227,9 @@ def make_update(config: TrainConfig):
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
         return loss, (logits, nnx.split(m, nnx.Param, ...)[2])
 
-    def update(params, rest, opt_state, images, labels):
+    def update(params, rest, opt_state, images, labels, steps=None):
         (loss, (logits, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, rest, images, labels)
-        updates, opt_state = tx.update(grads, opt_state, params)
+        updates, opt_state = make_optimizer(config, steps)[0].update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return params, rest, opt_state, dict(loss=loss, accuracy=(logits.argmax(-1) == labels).mean())
 
@@ -220,17 +237,18 @@ def make_update(config: TrainConfig):
 
 @lru_cache(maxsize=8)
 def _compiled_step(config: TrainConfig, mesh: Mesh):
-    "(jitted step(params, rest, opt_state, step) -> (params, rest, opt_state, metrics), training-mode graphdef)."
+    "(jitted step(params, rest, opt_state, step, hyper) -> (params, rest, opt_state, metrics), training-mode graphdef); `hyper`: `_hyper`."
     update, graphdef = make_update(config)
     gen = make_generator(config, mesh)
-    def step_fn(params, rest, opt_state, step):
-        return update(params, rest, opt_state, *gen(step))
+    def step_fn(params, rest, opt_state, step, hyper):
+        return update(params, rest, opt_state, *gen(step, hyper["noise_sigma"]), steps=hyper["steps"])
     rep = NamedSharding(mesh, P())
     return jax.jit(step_fn, in_shardings=rep, out_shardings=rep, donate_argnums=(0, 1, 2)), graphdef
 
 def train_step(config: TrainConfig, mesh: Mesh):
     "The compiled training step of `config` on `mesh`: step(params, rest, opt_state, step) -> (params, rest, opt_state, metrics)."
-    return _compiled_step(_key_config(config), mesh)[0]
+    fn, hyper = _compiled_step(_key_config(config), mesh)[0], _hyper(config)
+    return lambda params, rest, opt_state, step: fn(params, rest, opt_state, step, hyper)
 
 # %% ../nbs/05_train.ipynb #3095829d
 def roc_auc(labels, scores) -> float:
@@ -515,6 +533,7 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
         if out.exists() and not out.is_dir(): raise NotADirectoryError(f"out_dir {out} exists and is not a folder")
         _prepare_out_dir(out, config, resume, mesh, main)
     step_fn, graphdef = _compiled_step(_key_config(config), mesh)
+    hyper = _hyper(config)
     state = init_state(config, mesh)
     mngr, resumed_from, prev_wall = None, None, 0.0
     if out is not None:
@@ -551,7 +570,7 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
     t0 = time.time()
     try:
         while state.step < config.steps:
-            p, r, o, m = step_fn(state.params, state.rest, state.opt_state, jnp.uint32(state.step))
+            p, r, o, m = step_fn(state.params, state.rest, state.opt_state, jnp.uint32(state.step), hyper)
             state = TrainState(state.step + 1, p, r, o)
             if compile_s is None:       # the first step of a process includes compilation: time it apart
                 jax.block_until_ready(m); compile_s = time.time() - t0; t0 = time.time()
