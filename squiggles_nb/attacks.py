@@ -312,10 +312,10 @@ def _quantise(key, x, levels): return jnp.round(x * (levels - 1)) / (levels - 1)
 
 IMAGE_CORRUPTIONS = dict(gaussian=_gaussian, uniform=_uniform, salt_pepper=_salt_pepper, blur=_blur, contrast=_contrast,
                          quantise=_quantise)
-SQUIGGLES_C = dict(gaussian=(0.02, 0.04, 0.08, 0.12, 0.16), uniform=(0.02, 0.04, 0.08, 0.12, 0.16),   # std s
-                   salt_pepper=(0.005, 0.01, 0.02, 0.05, 0.1), blur=(0.5, 0.75, 1.0, 1.5, 2.0),
-                   contrast=(0.75, 0.5, 0.35, 0.25, 0.15), quantise=(16, 8, 5, 3, 2),
-                   jitter=(0.0025, 0.005, 0.01, 0.02, 0.04))               # the five severities of each corruption
+SQUIGGLES_C = dict(gaussian=(0.03, 0.06, 0.09, 0.12, 0.16), uniform=(0.03, 0.06, 0.09, 0.12, 0.16),   # std s
+                   salt_pepper=(0.002, 0.005, 0.01, 0.02, 0.05), blur=(0.5, 1.0, 1.5, 2.0, 3.0),
+                   contrast=(0.9, 0.8, 0.7, 0.6, 0.5), quantise=(8, 5, 4, 3, 2),
+                   jitter=(0.005, 0.01, 0.02, 0.03, 0.04))                 # the five severities of each corruption
 
 @partial(jax.jit, static_argnames="name")
 def corrupt_images(name, key, images, level, index):

@@ -208,7 +208,7 @@ PRESETS = {
                     attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=6, n_gallery=15, chunk=256),
                     noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
                                       latent_draws=50, church_resolution=81),
-                    n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), hires_steps=300, preflight_n=10_000,
+                    n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), hires_steps=300, preflight_n=10_000, adv_train_steps=3,
                     skip=("datasize", "fig12", "noise-other-family") + REGIME_EXPERIMENTS),
     "toy": Preset(name="toy", train=TrainConfig(model="smallcnn", width=4, batch_size=64, steps=4, learning_rate=3e-3),
                   attack=AttackConfig(eps_grid=(0.0375, 0.15, 0.6), steps=3, step_ratio=1.0, n=16, n_hires=8,
