@@ -137,8 +137,9 @@ class ModelSpec:
                        checkpoint_every=max(1, steps // 4))
 
 # %% ../nbs/09_presets.ipynb #4d236cc9
-# fields added after runs had been recorded: left out of `to_dict` at their defaults, so the run.json of those runs matches
-LATER_PRESET_FIELDS = ("regime_sigmas", "adv_train_eps", "adv_train_steps", "n_corrupt")
+# fields added after runs had been recorded, which set only steps those runs have not run: left out of `to_dict` at their
+# defaults, and a run folder whose run.json lacks one takes the preset's value of it (see `steps.Run`)
+LATER_PRESET_FIELDS = ("regime_sigmas", "adv_train_eps", "adv_train_steps", "n_corrupt", "preflight_n")
 
 @dataclass(frozen=True)
 class Preset:
