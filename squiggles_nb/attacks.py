@@ -325,13 +325,13 @@ def corrupt_images(name, key, images, level, index):
 
 @jax.jit
 def jitter_curves(key, points, amplitude, index):
-    "Curves (batch, K, 2) at dataset positions `index`, each point moved by smooth noise along the curve of RMS `amplitude` per coordinate."
+    "Curves (batch, K, 2) at dataset positions `index`, each point moved by smooth noise along the curve of RMS `amplitude` per coordinate, then clipped to the unit square."
     r = int(3 * JITTER_WIDTH)
     k = jax.scipy.stats.norm.pdf(jnp.arange(-r, r + 1, dtype=points.dtype), scale=JITTER_WIDTH)
     def one(i, pts):
         w = jax.random.normal(jax.random.fold_in(key, i), (pts.shape[0] + 2 * r, 2), pts.dtype)
         d = jax.vmap(lambda c: jnp.convolve(c, k, mode="valid"), in_axes=1, out_axes=1)(w)
-        return pts + amplitude * d / jnp.sqrt(jnp.mean(d ** 2, axis=0))
+        return jnp.clip(pts + amplitude * d / jnp.sqrt(jnp.mean(d ** 2, axis=0)), 0.0, 1.0)
     return jax.vmap(one)(index, points)
 
 # %% ../nbs/06_attacks.ipynb #df6030b4
