@@ -22,7 +22,8 @@ from .steps import (Run, open_run, pipeline, model_groups, other, pick_gallery, 
                                 latent_noise_step, church_step, strip_step)
 
 # %% auto #0
-__all__ = ['PAPER', 'EXPERIMENTS', 'Experiment', 'experiment', 'row', 'rate_row', 'correct', 'images', 'gallery']
+__all__ = ['PAPER', 'EXPERIMENTS', 'NOISE_PAPER', 'Experiment', 'experiment', 'row', 'rate_row', 'correct', 'images', 'gallery',
+           'regime_label']
 
 # %% ../nbs/11_experiments.ipynb #bbd90545
 PAPER = {
@@ -514,3 +515,151 @@ def _noise_other(run):
         out = build(run, specs, f"-{O}")
         rows += out.get("rows", []); figs.update(out.get("figures", {}))
     return dict(rows=rows, figures=figs)
+
+# %% ../nbs/11_experiments.ipynb #91ccd8c7
+from scipy.stats import norm as scipy_norm
+from .attacks import SQUIGGLES_C
+from .presets import regime_models
+from .steps import noise_grid_step, corrupt_step
+
+NOISE_PAPER = {     # the noise paper's tables (accuracies); Table 2's columns: vanilla, adversarially trained, Gaussian 0.1, 0.4
+    "table5": dict(sigma=(0.00625, 0.0125, 0.025, 0.075, 0.15, 0.25), train=(1.0, 1.0, 1.0, 1.0, 0.999, 0.994),
+                   test=(0.960, 0.955, 0.948, 0.904, 0.775, 0.622)),               # CIFAR-10, trained and tested at sigma
+    "table6": dict(sigma=(0.0, 0.1, 0.2, 0.4, 0.6, 0.8), clean_test=(0.759, 0.755, 0.752, 0.742, 0.733, 0.724),
+                   noisy_test=(None, 0.739, 0.709, 0.652, 0.597, 0.540)),          # ImageNet, Inception v3
+    "table2": dict(salt_pepper=("impulse", (0.533, 0.688, 0.815, 0.845)), contrast=("contrast", (0.922, 0.770, 0.589, 0.415)),
+                   jitter=("elastic", (0.848, 0.818, 0.822, 0.754)), blur=("Gaussian blur", (0.753, 0.821, 0.742, 0.744))),
+    "table7": dict(pepper_0_2=(0.814, 0.275), gaussian_0_3=(0.969, 0.782)),        # MNIST: clean, adversarially trained
+}
+
+def regime_label(p, spec) -> str:
+    "How a regime model is named in tables and legends."
+    if spec.kind == "adv": return f"adversarial (eps={p.adv_train_eps if spec.level is None else spec.level:g})"
+    if spec.kind == "noise": return f"noise (sigma={p.noise_train_sigma if spec.level is None else spec.level:g})"
+    return "clean"
+
+# %% ../nbs/11_experiments.ipynb #a67cf28a
+@experiment("regimes-noise", "Trained and tested in Gaussian noise, per regime", "Noise paper Tables 5-6 (appendix C) on Squiggles",
+            lambda p: _names(noise_grid_step(p, p.analysis_family), *(train_step(p, m) for m in regime_models(p))))
+def _regimes_noise(run):
+    p, A = run.preset, run.preset.analysis_family
+    r, _ = run.records(f"noise-grid-{A}"); sig, rows = r["sigmas"], []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, m in enumerate(regime_models(p)):
+        hit = r[f"prediction/{m.name}"] == r["label"][:, None]
+        axes[0].plot(sig, hit.mean(0), "o-", color=f"C{i}", label=f"{m.name}: {regime_label(p, m)}")
+        rows += [rate_row(f"regimes-noise/{m.name}/test@{s:g}", f"{m.name}: accuracy in Gaussian noise sigma={s:g}", hit[:, j])
+                 for j, s in enumerate(sig)]
+        rows.append(row(f"regimes-noise/{m.name}/train_accuracy", f"{m.name}: training accuracy (last logged window, on its own training batches)",
+                        run.records(f"train-{m.name}")[0]["train_accuracy"][-1]))
+        if m.kind != "adv":
+            j = int(np.argmin(np.abs(sig - (m.level or (p.noise_train_sigma if m.kind == "noise" else 0.0)))))
+            axes[1].plot(sig[j], hit[:, j].mean(), "o", color=f"C{i}", ms=7)
+    t5, t6 = NOISE_PAPER["table5"], NOISE_PAPER["table6"]
+    axes[1].plot(t5["sigma"], t5["test"], "s--", color="gray", label="paper Table 5: CIFAR-10, trained and tested at sigma")
+    axes[1].plot(t6["sigma"][1:], t6["noisy_test"][1:], "^:", color="gray", label="paper Table 6: ImageNet, trained and tested at sigma")
+    axes[1].plot([], [], "o", color="k", label="ours: trained and tested at sigma")
+    axes[0].set_xlabel("test noise sigma"); axes[0].set_ylabel("accuracy"); axes[0].set_title(f"each model at each noise ({p.name} preset)", fontsize=9)
+    axes[1].set_xlabel("sigma"); axes[1].set_title("trained and tested at the same sigma", fontsize=9)
+    for ax in axes: ax.legend(fontsize=7)
+    fig.tight_layout()
+    return dict(rows=rows, figures={"regimes-noise": fig})
+
+# %% ../nbs/11_experiments.ipynb #8f8b8d94
+def _regime_noise_steps(p): A = p.analysis_family; return [noise_step(p, m) for m in (ModelSpec(A), ModelSpec(A, "noise"), ModelSpec(A, "adv"))]
+
+@experiment("regimes-fig2", "Nearest error against the sigma of a 1% error rate, three regimes", "Noise paper Fig. 2 (three regimes)",
+            lambda p: _names(*_regime_noise_steps(p)))
+def _regimes_fig2(run):
+    p = run.preset; mu = p.noise.mu
+    fig, (ax, axh) = plt.subplots(2, 1, figsize=(5.2, 6.2), gridspec_kw=dict(height_ratios=(2.2, 1)))
+    rows, top = [], 0.0
+    for i, st in enumerate(_regime_noise_steps(p)):
+        m = ModelSpec.parse(st.name.removeprefix("noise-")); r, _ = run.records(st.name)
+        s, d = r["sigma_at_mu"], r["nearest_error"]; ok = np.isfinite(s) & np.isfinite(d)
+        q = lambda v: np.percentile(v[ok], [25, 50, 75]) if ok.any() else np.full(3, np.nan)
+        (s1, s2, s3), (d1, d2, d3) = q(s), q(d)
+        ax.scatter(s[ok], d[ok], s=8, color=f"C{i}", alpha=0.35)
+        ax.errorbar([s2], [d2], xerr=[[s2 - s1], [s3 - s2]], yerr=[[d2 - d1], [d3 - d2]], fmt="o", ms=8, color=f"C{i}",
+                    capsize=3, label=f"{m.name}: {regime_label(p, m)}")
+        axh.hist(np.where(np.isfinite(s), s, np.nan), bins=20, histtype="step", color=f"C{i}")
+        top = max(top, float(np.nanmax(np.where(ok, s, np.nan))) if ok.any() else 0.0)
+        rows += [row(f"regimes-fig2/{m.name}/median_sigma", f"{m.name}: median sigma(x, {mu:g}) (misclassified: 0)", s2, n=int(ok.sum())),
+                 row(f"regimes-fig2/{m.name}/median_nearest_error", f"{m.name}: median nearest error found by PGD", d2, n=int(ok.sum())),
+                 row(f"regimes-fig2/{m.name}/ratio", f"{m.name}: median of nearest error / linear prediction -sigma(x,mu) Phi^-1(mu)",
+                     np.median(d[ok & (s > 0)] / r["linear_prediction"][ok & (s > 0)]) if (ok & (s > 0)).any() else None, n=int((ok & (s > 0)).sum()))]
+    ss = np.linspace(0, top * 1.1 or 1.0, 50)
+    ax.plot(ss, -ss * float(scipy_norm.ppf(mu)), "k--", lw=1, label="linear model (Eq. 1)")
+    ax.set_xlabel(fr"$\sigma(x, {mu:g})$"); ax.set_ylabel("nearest error found by PGD (L2)"); ax.legend(fontsize=7)
+    ax.set_title("medians with 25-75% bars; dots: test images", fontsize=8)
+    axh.set_xlabel(fr"$\sigma(x, {mu:g})$ (misclassified: 0)"); axh.set_ylabel("test images"); fig.tight_layout()
+    return dict(rows=rows, figures={"regimes-fig2": fig})
+
+# %% ../nbs/11_experiments.ipynb #ff2fa1d0
+def _at(grid, eps):
+    "Index of the budget of `grid` nearest to `eps`."
+    return int(np.argmin(np.abs(np.asarray(grid) - eps)))
+
+@experiment("regimes-pgd", "Pixel PGD over the budget grid, per regime", "Noise paper section 6 (l_p robustness), Squiggles Fig. 10 per regime",
+            lambda p: _names(*(pixel_attack_step(p, m) for m in regime_models(p))))
+def _regimes_pgd(run):
+    p = run.preset; fig, ax = plt.subplots(figsize=(6, 3.8)); rows = []
+    for i, m in enumerate(regime_models(p)):
+        r, _ = run.records(f"attack-pixel-{m.name}"); y = r["label"][:, None]
+        ax.semilogx(r["eps"], (r["adv_prediction"] == y).mean(0), "o-", color=f"C{i}", label=f"{m.name}: PGD")
+        ax.semilogx(r["eps"], (r["noise_prediction"] == y).mean(0), ":", color=f"C{i}", lw=1)
+        rows.append(rate_row(f"regimes-pgd/{m.name}/clean_accuracy", f"{m.name}: clean accuracy", r["prediction"] == r["label"]))
+        for j in dict.fromkeys(_at(r["eps"], e) for e in (p.attack.pixel_focus, p.adv_train_eps)):     # each budget once
+            rows.append(rate_row(f"regimes-pgd/{m.name}/pgd@{r['eps'][j]:g}", f"{m.name}: accuracy under pixel PGD, eps={r['eps'][j]:g}",
+                                 r["adv_prediction"][:, j] == r["label"]))
+        j = _at(r["eps"], p.adv_train_eps)
+        rows.append(rate_row(f"regimes-pgd/{m.name}/noise@{r['eps'][j]:g}", f"{m.name}: accuracy under Gaussian noise of norm {r['eps'][j]:g}",
+                             r["noise_prediction"][:, j] == r["label"]))
+    ax.axvline(p.adv_train_eps, color="k", ls=":", lw=1)
+    ax.set_xlabel("pixel L2 budget eps (dotted lines: random noise of that norm)"); ax.set_ylabel("accuracy")
+    ax.set_title(f"vertical line: the adversarial training budget {p.adv_train_eps:g}", fontsize=8); ax.legend(fontsize=7); fig.tight_layout()
+    return dict(rows=rows, figures={"regimes-pgd": fig})
+
+# %% ../nbs/11_experiments.ipynb #f91e21dc
+@experiment("squiggles-c", "Squiggles-C: other noise and corruptions of line drawings, per regime", "beyond the papers (noise paper section 6, Tables 2, 4, 7)",
+            lambda p: _names(corrupt_step(p, p.analysis_family)))
+def _squiggles_c(run):
+    p, A = run.preset, run.preset.analysis_family
+    r, _ = run.records(f"corrupt-{A}"); y, specs, rows = r["label"], regime_models(p), []
+    names = list(SQUIGGLES_C); fig, axes = plt.subplots(1, len(names), figsize=(2.3 * len(names), 2.8), sharey=True)
+    for i, m in enumerate(specs):
+        means = []
+        for ax, c in zip(axes, names):
+            truth = r[f"{c}/label"] if c == "jitter" else y[:, None]
+            hit = r[f"{c}/prediction/{m.name}"] == truth; means.append(hit.mean())
+            ax.plot(np.arange(1, hit.shape[1] + 1), hit.mean(0), "o-", color=f"C{i}", ms=3, label=m.name)
+            paper, note = None, ""
+            col = dict(clean=0, adv=1, noise=2).get(m.kind) if m.level is None else None     # the preset's noise model beside sigma 0.1
+            if c in NOISE_PAPER["table2"] and col is not None:
+                cname, vals = NOISE_PAPER["table2"][c]; paper = vals[col]
+                note = f" (paper: CIFAR-10-C {cname}, {('vanilla', 'adversarially trained', 'Gaussian sigma=0.1')[col]} WRN-28-10)"
+            rows.append(rate_row(f"squiggles-c/{m.name}/{c}", f"{m.name}: {c}, mean accuracy over 5 severities{note}", hit.ravel(), paper=paper))
+        rows.append(row(f"squiggles-c/{m.name}/mean", f"{m.name}: mean accuracy over every corruption and severity", float(np.mean(means)), n=int(y.size)))
+    flip = r["jitter/label"] != y[:, None]
+    rows += [rate_row(f"squiggles-c/jitter_flip@{k + 1}", f"jitter severity {k + 1} (RMS {r['jitter/levels'][k]:g}): true label changed", flip[:, k])
+             for k in range(flip.shape[1])]
+    for ax, c in zip(axes, names):
+        ax.set_title(c, fontsize=9); ax.set_xlabel("severity"); ax.set_xticks(range(1, 6))
+    axes[0].set_ylabel("accuracy"); axes[-1].legend(fontsize=6); fig.tight_layout()
+    return dict(rows=rows, figures={"squiggles-c": fig})
+
+# %% ../nbs/11_experiments.ipynb #f8919fee
+@experiment("regimes-fig8", "Distance to the true boundary of the adversarially trained model's errors", "Squiggles Fig. 8 for the third regime",
+            lambda p: _names(boundary_step(p, p.analysis_family), pixel_attack_step(p, ModelSpec(p.analysis_family, "adv"))))
+def _regimes_fig8(run):
+    p, A = run.preset, run.preset.analysis_family
+    bd, _ = run.records(f"boundary-{A}"); step = f"attack-pixel-{A}-adv"
+    grid = run.records(step)[0]["eps"]; budgets = list(dict.fromkeys(float(grid[_at(grid, e)]) for e in (p.attack.pixel_focus, p.adv_train_eps)))
+    fig, axes = plt.subplots(1, len(budgets), figsize=(4.5 * len(budgets), 3.6), squeeze=False)
+    rows = []
+    for ax, k, e in zip(axes[0], "de", budgets):
+        for r in _fig8_panel(ax, run, bd["distance"], k, step, e, "adversarially trained model, pixel attack"):
+            rows.append(dict(r, key=r["key"].replace(f"fig8{k}/", f"regimes-fig8/adv@{e:g}/"), paper=None,
+                             quantity=f"adversarially trained model, pixel eps={e:g}: {r['quantity'].split(') ', 1)[1]}"))
+    fig.tight_layout()
+    return dict(rows=rows, figures={"regimes-fig8": fig})

@@ -11,7 +11,8 @@ from .attacks import PAPER_EPS
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['KINDS', 'PRESETS', 'AttackConfig', 'NoiseConfig', 'ModelSpec', 'Preset', 'get_preset']
+__all__ = ['KINDS', 'LATER_PRESET_FIELDS', 'REGIME_EXPERIMENTS', 'PRESETS', 'AttackConfig', 'NoiseConfig', 'ModelSpec', 'Preset',
+           'get_preset', 'noise_model', 'regime_models']
 
 # %% ../nbs/09_presets.ipynb #e0656508
 def _positive_int(obj, *names, lo=1):
@@ -75,51 +76,71 @@ class NoiseConfig:
         if not 0 < self.rtol < 1: raise ValueError(f"rtol must be in (0, 1), got {self.rtol!r}")
 
 # %% ../nbs/09_presets.ipynb #4280c6ce
-KINDS = ("clean", "noise", "pool")
+KINDS = ("clean", "noise", "pool", "adv")
+
+def _plain_level(v) -> bool:
+    "A level that a model name can carry: a finite number > 0 whose shortest form has no exponent (no '-' in the name)."
+    return isinstance(v, (int, float)) and 0 < v < math.inf and "e" not in f"{v:g}"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    "One model of a run: its training family, kind (clean, noise or pool), resolution and pool size (kind pool)."
+    "One model of a run: its training family, kind (clean, noise, pool or adv), resolution, pool size (kind pool) and level."
     family: str
     kind: str = "clean"
     resolution: int = 60
     pool: int | None = None
+    level: float | None = None          # kind noise: the training sigma; kind adv: the training eps (None: the preset's)
 
     def __post_init__(self):
         if self.family not in FAMILIES: raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {self.family!r}")
         if self.kind not in KINDS: raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if (self.kind == "pool") != (self.pool is not None): raise ValueError("pool (a sample count) goes with kind 'pool' only")
         if self.pool is not None: _positive_int(self, "pool")
+        if self.level is not None and (self.kind not in ("noise", "adv") or not _plain_level(self.level)):
+            raise ValueError(f"level goes with kinds noise and adv only, as a number > 0 written without an exponent, got {self.level!r}")
         _positive_int(self, "resolution", lo=2)
 
     @property
     def name(self) -> str:
-        kind = f"pool{self.pool}" if self.kind == "pool" else self.kind
+        kind = f"pool{self.pool}" if self.kind == "pool" else self.kind + ("" if self.level is None else f"{self.level:g}")
         return f"{self.family}-{kind}" + ("" if self.resolution == 60 else f"-{self.resolution}")
 
     @classmethod
     def parse(cls, name: str) -> "ModelSpec":
-        "The spec named `name` (FAMILY-KIND[-RES], KIND clean, noise or poolN)."
+        "The spec named `name` (FAMILY-KIND[-RES], KIND clean, noise[SIGMA], poolN or adv[EPS])."
         parts = name.split("-") if isinstance(name, str) else []
         ok = len(parts) in (2, 3) and (len(parts) == 2 or parts[2].isdigit())
         kind = parts[1] if ok else ""
         if ok and kind.startswith("pool") and kind[4:].isdigit(): kind, pool = "pool", int(kind[4:])
         else: pool = None
+        level = None
+        for k in ("noise", "adv"):
+            if ok and kind.startswith(k) and kind != k:
+                try: level = float(kind[len(k):])
+                except ValueError: ok = False
+                kind = k if ok and _plain_level(level) and f"{level:g}" == kind[len(k):] else ""
         if not ok or kind not in KINDS or parts[0] not in FAMILIES:
-            raise ValueError(f"model name must be FAMILY-KIND[-RES] with FAMILY {'|'.join(sorted(FAMILIES))} and KIND clean|noise|poolN, got {name!r}")
-        return cls(parts[0], kind, int(parts[2]) if len(parts) == 3 else 60, pool)
+            raise ValueError(f"model name must be FAMILY-KIND[-RES] with FAMILY {'|'.join(sorted(FAMILIES))} and KIND "
+                             f"clean|noise[SIGMA]|poolN|adv[EPS], got {name!r}")
+        return cls(parts[0], kind, int(parts[2]) if len(parts) == 3 else 60, pool, level)
 
     def with_family(self, family: str) -> "ModelSpec": return replace(self, family=family)
 
     def train_config(self, preset) -> TrainConfig:
         "The TrainConfig of this model under `preset`."
         steps = preset.train.steps if self.resolution == 60 else preset.hires_steps
-        return replace(preset.train, family=self.family, resolution=self.resolution, steps=steps,
-                       noise_sigma=preset.noise_train_sigma if self.kind == "noise" else 0.0, train_pool_size=self.pool,
+        level = lambda default: default if self.level is None else self.level
+        adv = dict(adv_eps=level(preset.adv_train_eps), adv_steps=preset.adv_train_steps) if self.kind == "adv" else dict(adv_eps=0.0)
+        return replace(preset.train, family=self.family, resolution=self.resolution, steps=steps, **adv,
+                       noise_sigma=level(preset.noise_train_sigma) if self.kind == "noise" else 0.0, train_pool_size=self.pool,
                        eval_every=max(1, steps // 5), eval_size=min(2048, preset.n_eval), log_every=max(1, steps // 50),
                        checkpoint_every=max(1, steps // 4))
 
 # %% ../nbs/09_presets.ipynb #4d236cc9
+# fields added after runs had been recorded, which set only steps those runs have not run: left out of `to_dict` at their
+# defaults, and a run folder whose run.json lacks one takes the preset's value of it (see `steps.Run`)
+LATER_PRESET_FIELDS = ("regime_sigmas", "adv_train_eps", "adv_train_steps", "n_corrupt", "preflight_n")
+
 @dataclass(frozen=True)
 class Preset:
     "Every setting of a reproduction run, in sections. The defaults are the papers' settings (the `paper` preset)."
@@ -135,6 +156,10 @@ class Preset:
     pool_sizes: tuple = (32_768, 2_097_152)   # the fixed training pools of section 4.2
     hires: int = 120                   # the high resolution of section 4.7
     hires_steps: int = 129_600         # training steps of the high-resolution models
+    regime_sigmas: tuple = (0.0, 0.04, 0.08, 0.16)   # train and test sigmas of the noise-regime study (noise paper Tables 5-6)
+    adv_train_eps: float = 0.3         # L2 budget of the adversarially trained models (PGD on every training batch)
+    adv_train_steps: int = 7           # PGD steps per training batch (Madry et al.: 7)
+    n_corrupt: int = 10_000            # test samples per corruption and severity (Squiggles-C; CIFAR-10-C has 10,000)
     skip: tuple = ()                   # experiments `reproduce` leaves out unless asked for by name
     experiments: tuple | None = None   # the experiments of a plain run, in order of value (None: all but `skip`)
     train_seconds: float | None = None # train the analysis family's clean model this long (None: `train.steps`)
@@ -152,10 +177,15 @@ class Preset:
         if not 0 < self.other_train_share <= 1: raise ValueError(f"other_train_share must be in (0, 1], got {self.other_train_share!r}")
         if not all(isinstance(n, int) and n >= 64 for n in self.pool_sizes): raise ValueError(f"pool_sizes must be integers >= 64, got {self.pool_sizes}")
         _budgets("noise_train_sigma", (self.noise_train_sigma,))
+        _budgets("regime_sigmas", self.regime_sigmas, positive=False)
+        if list(self.regime_sigmas) != sorted(set(self.regime_sigmas)) or self.regime_sigmas[0] < 0:
+            raise ValueError(f"regime_sigmas must be increasing numbers >= 0, got {self.regime_sigmas}")
+        _budgets("adv_train_eps", (self.adv_train_eps,)); _positive_int(self, "adv_train_steps", "n_corrupt")
 
     def to_dict(self) -> dict:
-        "Plain JSON-able nested dict (tuples as lists)."
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        "Plain JSON-able nested dict (tuples as lists); fields of `LATER_PRESET_FIELDS` only where they differ from the defaults."
+        d = dict(dataclasses.asdict(self), train=self.train.to_dict())
+        return json.loads(json.dumps({k: v for k, v in d.items() if not (k in LATER_PRESET_FIELDS and v == getattr(Preset, k))}))
 
     @classmethod
     def from_dict(cls, d: dict) -> "Preset":
@@ -169,6 +199,9 @@ class Preset:
         return build(cls, {k: build(sections[k], v) if k in sections else v for k, v in d.items()})
 
 # %% ../nbs/09_presets.ipynb #c6a0a3d3
+# the experiments of the three training regimes (clean, Gaussian noise, adversarial): beyond the quick default run
+REGIME_EXPERIMENTS = ("regimes-noise", "regimes-fig2", "regimes-pgd", "squiggles-c", "regimes-fig8")
+
 PRESETS = {
     "paper": Preset(train=TrainConfig(dtype="bfloat16")),      # the paper's settings, in mixed precision (bfloat16) for speed
     "quick": Preset(name="quick",
@@ -176,14 +209,14 @@ PRESETS = {
                     attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=6, n_gallery=15, chunk=256),
                     noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
                                       latent_draws=50, church_resolution=81),
-                    n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), hires_steps=300, preflight_n=10_000,
-                    skip=("datasize", "fig12", "noise-other-family")),
+                    n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), hires_steps=300, preflight_n=10_000, adv_train_steps=3,
+                    skip=("datasize", "fig12", "noise-other-family") + REGIME_EXPERIMENTS),
     "toy": Preset(name="toy", train=TrainConfig(model="smallcnn", width=4, batch_size=64, steps=4, learning_rate=3e-3),
                   attack=AttackConfig(eps_grid=(0.0375, 0.15, 0.6), steps=3, step_ratio=1.0, n=16, n_hires=8,
                                       latent_focus=0.0375, n_decompose=2, n_gallery=3, chunk=16),
                   noise=NoiseConfig(n=4, draws=16, steps=2, n_noisy=2, noisy_steps=2, sigmas=(0.04, 0.32),
                                     latent_sigmas=(0.075, 0.6), n_latent=4, latent_draws=4, church_resolution=9),
-                  n_labels=2048, n_eval=64, pool_sizes=(64,), hires=32, hires_steps=2, preflight_n=512),
+                  n_labels=2048, n_eval=64, pool_sizes=(64,), hires=32, hires_steps=2, preflight_n=512, adv_train_steps=2, n_corrupt=16),
     "h200": Preset(name="h200", train=TrainConfig(dtype="bfloat16"),
                    attack=AttackConfig(n=8192, pixel_eps=(0.15, 0.3), latent_eps=(0.075,), n_boundary=1024, chunk=4096),
                    noise=NoiseConfig(n=512, n_noisy=0, n_latent=256, latent_draws=256, church_resolution=101),
@@ -201,3 +234,14 @@ def get_preset(preset) -> Preset:
     if isinstance(preset, Preset): return preset
     if preset not in PRESETS: raise ValueError(f"preset must be one of {sorted(PRESETS)} or a Preset, got {preset!r}")
     return PRESETS[preset]
+
+# %% ../nbs/09_presets.ipynb #508f1eb2
+def noise_model(p: Preset, family: str, sigma: float) -> ModelSpec:
+    "The model of `family` trained with Gaussian pixel noise `sigma`: clean at 0, FAMILY-noise at `p.noise_train_sigma`, else FAMILY-noiseSIGMA."
+    if sigma == 0: return ModelSpec(family)
+    return ModelSpec(family, "noise", level=None if sigma == p.noise_train_sigma else sigma)
+
+def regime_models(p: Preset, family: str | None = None) -> list:
+    "The models of the regime study: one per sigma of `p.regime_sigmas` (0: clean), then the adversarially trained one."
+    f = family or p.analysis_family
+    return [noise_model(p, f, s) for s in p.regime_sigmas] + [ModelSpec(f, "adv")]

@@ -16,17 +16,20 @@ from .generators import get_family
 from .rasterizer import render, pixel_grid
 from .labeler import label as true_label, self_intersects_shapely, near_degenerate
 from .data import Dataset
-from .train import train, load_model, read_metrics, evaluate, throughput, save_weights, load_config, CONFIG_FILE
-from .attacks import (pgd_l2, predict, latent_attack, attack_dataset, manifold_decomposition, margin)
+from .train import (train, load_model, read_metrics, evaluate, throughput, save_weights, load_config, CONFIG_FILE,
+                                add_noise)
+from .attacks import (pgd_l2, predict, latent_attack, attack_dataset, manifold_decomposition, margin,
+                                  corruption_dataset, SQUIGGLES_C)
 from .boundary import boundary_distance, geometric_boundary
 from .isoperimetric import noise_records, nearest_error_distance, noise_error, plane_through, church_window
-from .presets import Preset, ModelSpec, get_preset
+from .presets import Preset, ModelSpec, get_preset, regime_models, LATER_PRESET_FIELDS
 
 # %% auto #0
 __all__ = ['RUN_FILE', 'SELECTION', 'MIN_STEP_S', 'Run', 'open_run', 'Step', 'run_step', 'preflight_step', 'throughput_step',
            'labels_step', 'train_seconds', 'train_step', 'eval_step', 'pick_gallery', 'attack_grid',
            'pixel_attack_step', 'latent_attack_step', 'other', 'boundary_step', 'geometric_boundary_step',
-           'decompose_step', 'noise_step', 'latent_noise_step', 'church_step', 'strip_step', 'model_groups', 'pipeline']
+           'decompose_step', 'noise_step', 'latent_noise_step', 'church_step', 'strip_step', 'noise_grid_step',
+           'corrupt_step', 'model_groups', 'pipeline']
 
 # %% ../nbs/10_steps.ipynb #c7457e4b
 RUN_FILE = "run.json"
@@ -43,9 +46,13 @@ class Run:
         meta, want = self.out / RUN_FILE, self.preset.to_dict()
         if meta.exists():                  # compared as presets, so fields added since (at their defaults) do not matter
             have = read_json(meta, "run description").get("preset")
+            # fields added since (at their defaults) do not matter, nor does `skip` (it changes no result); preset fields
+            # newer than the folder's run.json set only steps it has not run yet
+            newer = set(LATER_PRESET_FIELDS) - set(have) if isinstance(have, dict) else set()
             try: have = Preset.from_dict(have).to_dict()
             except (AttributeError, TypeError, ValueError): pass
-            if not isinstance(have, dict) or _results_part(have) != _results_part(want):
+            drop = lambda d: {k: v for k, v in _results_part(d).items() if k not in newer} if isinstance(d, dict) else d
+            if drop(have) != drop(want):
                 diff = {k: (have.get(k) if isinstance(have, dict) else None, v) for k, v in _results_part(want).items()
                         if not isinstance(have, dict) or have.get(k) != v}
                 raise ValueError(f"{self.out} holds a run of another preset (field: (on disk, requested)) {diff}; use another --out")
@@ -54,7 +61,12 @@ class Run:
     def start(self):
         "Create the folder and its run.json (the first writer does this)."
         self.out.mkdir(parents=True, exist_ok=True)
-        if not (self.out / RUN_FILE).exists(): write_json(self.out / RUN_FILE, dict(preset=self.preset.to_dict(), **provenance()))
+        meta = self.out / RUN_FILE
+        if not meta.exists(): write_json(meta, dict(preset=self.preset.to_dict(), **provenance()))
+        else:                                   # a folder made before some preset fields existed: record this preset's
+            d = read_json(meta, "run description"); want = self.preset.to_dict()
+            if any(k in want and k not in d["preset"] for k in LATER_PRESET_FIELDS):
+                write_json(meta, dict(d, preset=dict(d["preset"], **{k: want[k] for k in LATER_PRESET_FIELDS if k in want})))
         return self
 
     def time_left(self) -> float:
@@ -439,6 +451,42 @@ def strip_step(p: Preset, spec: ModelSpec) -> Step:
     return Step(f"strip-{spec.name}", fn, dict(eps_grid=list(a.eps_grid), steps=a.steps, step_ratio=a.step_ratio),
                 (f"train-{spec.name}",))
 
+# %% ../nbs/10_steps.ipynb #bdd679da
+def noise_grid_step(p: Preset, family: str) -> Step:
+    "Predictions of the regime models of `family` on the first `n_eval` test images with Gaussian noise of each sigma of `regime_sigmas`."
+    specs, sig = regime_models(p, family), list(p.regime_sigmas)
+    def fn(run):
+        models, ds, B = {m.name: run.model(m) for m in specs}, run.dataset(family), max(1024, p.attack.chunk)
+        key, parts = jax.random.fold_in(jax.random.key(p.train.seed), 11), []
+        it = range(0, p.n_eval, B)
+        if run.progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, desc=f"noise grid {family}", unit="batch", leave=False)
+        for s in it:
+            b = ds.batch(s, min(B, p.n_eval - s)); pos = jnp.arange(s, s + len(b["label"]), dtype=jnp.uint32)
+            noisy = [add_noise(b["image"], pos, sg, "fixed", key) for sg in sig]
+            parts.append(dict(label=np.asarray(b["label"]), **{f"prediction/{m}": np.stack([np.asarray(predict(f, x)) for x in noisy], 1)
+                                                               for m, f in models.items()}))
+        arrays = {k: np.concatenate([q[k] for q in parts]).astype(np.int8) for k in parts[0]}
+        acc = {m: (arrays[f"prediction/{m}"] == arrays["label"][:, None]).mean(0).tolist() for m in models}
+        return dict(arrays, sigmas=np.asarray(sig)), dict(accuracy=acc, sigmas=sig)
+    return Step(f"noise-grid-{family}", fn, dict(n=p.n_eval, sigmas=sig, models=[m.name for m in specs], seed=p.train.seed),
+                tuple(f"train-{m.name}" for m in specs))
+
+def corrupt_step(p: Preset, family: str) -> Step:
+    "Predictions of the regime models of `family` on the first `n_corrupt` test images under every corruption of Squiggles-C."
+    specs = regime_models(p, family)
+    def fn(run):
+        arrays = corruption_dataset({m.name: run.model(m) for m in specs}, run.dataset(family), p.n_corrupt, seed=p.train.seed,
+                                    chunk_size=max(1024, p.attack.chunk), progress=run.progress)
+        y = arrays["label"]
+        acc = {m.name: {c: (arrays[f"{c}/prediction/{m.name}"] == (arrays[f"{c}/label"] if c == "jitter" else y[:, None])).mean(0).tolist()
+                        for c in SQUIGGLES_C} for m in specs}
+        return {k: v.astype(np.int8) if v.dtype.kind == "i" else v for k, v in arrays.items()}, dict(accuracy=acc)
+    return Step(f"corrupt-{family}", fn, dict(n=p.n_corrupt, corruptions={k: list(v) for k, v in SQUIGGLES_C.items()},
+                                              models=[m.name for m in specs], seed=p.train.seed),
+                tuple(f"train-{m.name}" for m in specs))
+
 # %% ../nbs/10_steps.ipynb #8f0fb701
 def model_groups(p: Preset) -> dict:
     "The models of a run by role: clean, noise (both families), pools and hires (analysis family)."
@@ -462,4 +510,7 @@ def pipeline(preset) -> dict:
     for m in (ModelSpec(A), ModelSpec(A, "noise"), ModelSpec(other(A)), ModelSpec(other(A), "noise")):
         steps += [noise_step(p, m), latent_noise_step(p, m), church_step(p, m)]
     steps.append(strip_step(p, ModelSpec(A)))
-    return {s.name: s for s in steps}
+    R, have = regime_models(p), {s.name for s in steps}
+    regimes = [train_step(p, m) for m in R] + [noise_grid_step(p, A), corrupt_step(p, A)]
+    regimes += [pixel_attack_step(p, m) for m in R] + [noise_step(p, ModelSpec(A, "adv"))]
+    return {s.name: s for s in steps + [s for s in regimes if s.name not in have]}
