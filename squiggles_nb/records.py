@@ -207,6 +207,7 @@ def read_chunked(path, format: str) -> dict:
         else: out["chunks"].append(obj); out["rows"] += rest[0]; out["end"] = rest[1]
     return out
 
+# %% ../nbs/00a_records.ipynb #c0ffee20
 def append_chunk(path, rows: list, chunk: dict, header: dict | None = None, arrays: dict | None = None):
     """Append `rows` (dicts) and the chunk line `chunk` (start, n, ...) to `path`; `header` starts a new file.
 
@@ -234,6 +235,7 @@ def chunk_arrays(path, chunk: dict) -> dict:
         with np.load(side, allow_pickle=False) as f: return {k: f[k] for k in f.files}
     except Exception as e: raise ValueError(f"{side}: unreadable chunk arrays ({type(e).__name__}: {e})") from None
 
+# %% ../nbs/00a_records.ipynb #c0ffee21
 def resume_chunked(path, format: str, config) -> set:
     "Starts of the finished chunks of `path` (empty if it does not exist), after cutting any unfinished tail."
     path = Path(path)
