@@ -5,7 +5,7 @@
 #
 #   bash bench/h200.sh OUTDIR [PRESET] [SECONDS]     # PRESET: h200 (default) or h200-smoke; SECONDS: 540
 #
-# It installs the wheels carried in .whl/ (see bench/README.md; no network is needed), puts the project on
+# On a machine without shapely it installs the wheels carried in .whl/ (see bench/README.md; no network), puts the project on
 # PYTHONPATH, turns on JAX's compilation cache, keeps progress bars out of the log, and ends the run a minute before
 # SECONDS so that the files are written in time. Rerunning with the same OUTDIR's run folder resumes.
 set -uo pipefail
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN=${SQUIGGLES_RUN_DIR:-/tmp/squiggles-run-$PRESET}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-if compgen -G "$ROOT/.whl/*.whl" > /dev/null; then
+if compgen -G "$ROOT/.whl/*.whl" > /dev/null && ! python3 -c "import shapely" 2> /dev/null; then   # a bare machine: no shapely
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/squiggles-site "$ROOT"/.whl/*.whl || exit 1
   export PYTHONPATH=/tmp/squiggles-site:$ROOT${PYTHONPATH:+:$PYTHONPATH}
 else
