@@ -18,20 +18,22 @@ def field_comments(cls) -> dict:
 
 def _parse_int(s): return int(s.replace("_", ""))
 
-def config_flags(parser, cls, skip=(), choices=None, aliases=None):
-    "Add a `--field-name` flag for each field of dataclass `cls` (except `skip`)."
+def config_flags(parser, cls, skip=(), choices=None, aliases=None, recipes=None):
+    "Add a `--field-name` flag for each field of dataclass `cls` (except `skip`); with `recipes`, flags not given stay unset."
     notes, choices, aliases = field_comments(cls), choices or {}, aliases or {}
     for f in dataclasses.fields(cls):
         if f.name in skip: continue
         d = f.default
         kind = _parse_int if isinstance(d, int) and not isinstance(d, bool) or "int" in str(f.type) else float if isinstance(d, float) else str
         flag = "--" + f.name.replace("_", "-")
-        parser.add_argument(flag, *aliases.get(f.name, ()), dest=f.name, type=kind, default=d, choices=choices.get(f.name),
-                            help=f"{notes.get(f.name, f.name.replace('_', ' '))} (default: {d})")
+        own = "".join(f"; {m}: {r[f.name]}" for m, r in (recipes or {}).items() if f.name in r)
+        parser.add_argument(flag, *aliases.get(f.name, ()), dest=f.name, type=kind, choices=choices.get(f.name),
+                            default=argparse.SUPPRESS if recipes is not None else d,
+                            help=f"{notes.get(f.name, f.name.replace('_', ' '))} (default: {d}{own})")
 
-def config_from(cls, args, **extra):
-    "The `cls` config of parsed `args` (fields added by `config_flags`), with `extra` fields."
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}, **extra)
+def config_from(cls, args, factory=None, **extra):
+    "The `cls` config of parsed `args` (fields added by `config_flags`), with `extra` fields, built by `factory` (default `cls`)."
+    return (factory or cls)(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}, **extra)
 
 # %% ../nbs/13_cli.ipynb #70b43c02
 def _int(name, lo=1):
@@ -82,28 +84,31 @@ def _generate(args):
 
 # %% ../nbs/13_cli.ipynb #32913b90
 def _add_train(sub):
-    from squiggles_nb.train import TrainConfig, NOISE_MODES, SCHEDULES
+    from squiggles_nb.train import TrainConfig, NOISE_MODES, SCHEDULES, RECIPES
     from squiggles_nb.generators import FAMILIES
     from squiggles_nb.model import MODELS, STEMS
     p = sub.add_parser("train", help="train a classifier on endless on-device data",
                        description="Train a model on a Squiggles family; data is generated, labelled and rendered on the device "
                                    "inside the training step. Defaults are the paper's Table 5 (ResNet-34, batch 512, 129,600 "
-                                   "steps, Adam 4e-4 with cosine decay). Writes config.json, metrics.jsonl and Orbax checkpoints "
-                                   "to --out; --resume continues an interrupted run to the same result.")
-    config_flags(p, TrainConfig, aliases=dict(learning_rate=("--lr",)),
+                                   "steps, Adam 4e-4 with cosine decay); a model with a recipe of its own (--model cpu: batch "
+                                   "64, Adam 3e-3, warm-up and the wsd schedule, blocks of 4 steps) takes it for every flag "
+                                   "not given. Writes config.json, metrics.jsonl and Orbax checkpoints to --out; --resume "
+                                   "continues an interrupted run to the same result.")
+    config_flags(p, TrainConfig, aliases=dict(learning_rate=("--lr",)), recipes=RECIPES,
                  choices=dict(family=sorted(FAMILIES), model=sorted(MODELS), stem=list(STEMS), noise_mode=list(NOISE_MODES),
                               schedule=list(SCHEDULES), dtype=["float32", "bfloat16"]))
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--max-minutes", type=_float("--max-minutes"), default=None,
-                   help="stop cleanly, with a checkpoint, after M minutes of wall time (compilation included)")
+                   help="stop cleanly, with a checkpoint, after M minutes of wall time (compilation included); with the wsd "
+                        "schedule the run's length is fitted so that its decay ends by then (--steps is the most it may take)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
 def _train(args):
-    from squiggles_nb.train import TrainConfig, train
-    res = train(config_from(TrainConfig, args), args.out, resume=args.resume, max_minutes=args.max_minutes,
-                progress=not args.no_progress)
+    from squiggles_nb.train import TrainConfig, recipe_config, train
+    res = train(config_from(TrainConfig, args, factory=recipe_config), args.out, resume=args.resume,
+                max_minutes=args.max_minutes, progress=not args.no_progress)
     return dict(command="train", **{k: v for k, v in res.items() if k != "model"})
 
 # %% ../nbs/13_cli.ipynb #36182af5

@@ -8,7 +8,7 @@ import dataclasses, json, math
 from dataclasses import dataclass, field, fields, replace
 from .generators import FAMILIES
 from .attacks import PAPER_EPS
-from .train import TrainConfig
+from .train import TrainConfig, recipe_config
 
 # %% auto #0
 __all__ = ['KINDS', 'LATER_PRESET_FIELDS', 'REGIME_EXPERIMENTS', 'PRESETS', 'AttackConfig', 'NoiseConfig', 'ModelSpec', 'Preset',
@@ -205,7 +205,7 @@ REGIME_EXPERIMENTS = ("regimes-noise", "regimes-fig2", "regimes-pgd", "squiggles
 PRESETS = {
     "paper": Preset(train=TrainConfig(dtype="bfloat16")),      # the paper's settings, in mixed precision (bfloat16) for speed
     "quick": Preset(name="quick",
-                    train=TrainConfig(model="smallcnn", width=8, batch_size=64, steps=900, learning_rate=3e-3),
+                    train=recipe_config("cpu", steps=900),
                     attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=6, n_gallery=15, chunk=256),
                     noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
                                       latent_draws=50, church_resolution=81),
@@ -223,6 +223,12 @@ PRESETS = {
                    train_seconds=150.0, other_train_share=0.3, weights=("sinenet-clean",), skip=("datasize", "fig12"),
                    experiments=("preflight", "throughput", "fig10", "fig9", "fig8", "table4", "table6", "noise-fig2", "training",
                                 "difficulty")),
+    "laptop": Preset(name="laptop", train=recipe_config("cpu", steps=200_000),    # the most steps: each model trains for a time
+                     attack=AttackConfig(steps=10, step_ratio=2.5, n=512, n_hires=256, n_decompose=12, n_gallery=25, chunk=256),
+                     noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
+                                       latent_draws=50, church_resolution=101),
+                     n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), preflight_n=10_000, adv_train_steps=3, n_corrupt=2_000,
+                     train_seconds=600.0, other_train_share=0.25),
 }
 PRESETS["h200-smoke"] = replace(PRESETS["toy"], name="h200-smoke", train=replace(PRESETS["toy"].train, steps=8),
                                 attack=replace(PRESETS["toy"].attack, pixel_eps=(0.15, 0.6), latent_eps=(0.0375,), n_boundary=8),

@@ -202,7 +202,8 @@ def train_seconds(p: Preset, spec: ModelSpec):
 def _budgeted(cfg, seconds):
     "`cfg` with the step count that fits `seconds` of training at the full step's rate measured here (8% headroom)."
     rate = throughput(dataclasses.replace(cfg, steps=1), repeats=1, n_steps=3, parts=("full",))["full_step_images_per_s"]
-    return dataclasses.replace(cfg, steps=max(10, int(0.92 * seconds * rate / cfg.batch_size)))
+    K = cfg.block_steps
+    return dataclasses.replace(cfg, steps=K * max(-(-10 // K), int(0.92 * seconds * rate / (cfg.batch_size * K))))
 
 def train_step(p: Preset, spec: ModelSpec) -> Step:
     "Train model `spec` (its `train_config` under `p`) into OUT/models/NAME; with `p.train_seconds`, for a time, not a step count."
