@@ -201,7 +201,7 @@ def train_seconds(p: Preset, spec: ModelSpec):
 
 def _budgeted(cfg, seconds):
     "`cfg` with the step count that fits `seconds` of training at the full step's rate measured here (8% headroom)."
-    rate = throughput(dataclasses.replace(cfg, steps=1), repeats=1, n_steps=3, parts=("full",))["full_step_images_per_s"]
+    rate = throughput(dataclasses.replace(cfg, steps=cfg.block_steps), repeats=1, n_steps=3, parts=("full",))["full_step_images_per_s"]
     K = cfg.block_steps
     return dataclasses.replace(cfg, steps=K * max(-(-10 // K), int(0.92 * seconds * rate / (cfg.batch_size * K))))
 
