@@ -263,6 +263,7 @@ def _add_reproduce(sub):
                                    "skipped and an interrupted training continues from its checkpoint.")
     p.add_argument("--preset", choices=list(PRESETS), default="quick",
                    help="quick: small CNNs and a few hundred samples per analysis, about 20 minutes on a 2-core CPU; "
+                        "laptop: the same models trained longer and every experiment, about an hour on a 2-core CPU; "
                         "paper: the papers' settings (ResNet-34, 129,600 steps of 512, 98,304 test samples), for a GPU; "
                         "h200: one short GPU window, with --deadline; toy and h200-smoke: every step in about a minute, to "
                         "check an installation")

@@ -224,7 +224,7 @@ PRESETS = {
                    experiments=("preflight", "throughput", "fig10", "fig9", "fig8", "table4", "table6", "noise-fig2", "training",
                                 "difficulty")),
     "laptop": Preset(name="laptop", train=recipe_config("cpu", steps=200_000),    # the most steps: each model trains for a time
-                     attack=AttackConfig(steps=10, step_ratio=2.5, n=512, n_hires=256, n_decompose=12, n_gallery=25, chunk=256),
+                     attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=12, n_gallery=25, chunk=256),
                      noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
                                        latent_draws=50, church_resolution=101),
                      n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), preflight_n=10_000, adv_train_steps=3, n_corrupt=2_000,
