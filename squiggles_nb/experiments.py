@@ -149,7 +149,7 @@ def _datasize(run):
         hits = correct(r[f"margin/{ModelSpec(A, 'pool', pool=n).name}"], r["label"])
         rows.append(rate_row(key, f"{A} model trained on a pool of {n:,} samples: accuracy", hits, use_paper=p.name == "paper"))
         xs.append(n); ys.append(hits.mean())
-    seen = p.train.steps * p.train.batch_size
+    seen = run.records(f"train-{A}-clean")[1]["summary"]["step"] * p.train.batch_size   # the steps it ran (a timed training fits its own)
     hits = correct(r[f"margin/{A}-clean"], r["label"])
     rows.append(rate_row("datasize/endless/accuracy", f"{A} model on an endless stream ({seen:,} samples): accuracy", hits,
                          paper=PAPER[f"table6/{A}->{A}/accuracy"][0]))
@@ -160,7 +160,7 @@ def _datasize(run):
              (66_355_200, PAPER["table6/sinenet->sinenet/accuracy"][0])]     # "about 2 million": drawn at 2**21
     ax.semilogx(*zip(*paper), "s--", color="gray", label="paper (ResNet-34)")
     ax.set_xlabel("distinct training samples"); ax.set_ylabel("test accuracy"); ax.legend(fontsize=8)
-    ax.set_title(f"Same number of steps, different pools ({p.name} preset)", fontsize=9); fig.tight_layout()
+    ax.set_title(f"Pools and an endless stream ({p.name} preset)", fontsize=9); fig.tight_layout()
     return dict(rows=rows, figures=dict(datasize=fig))
 
 # %% ../nbs/11_experiments.ipynb #5c6cd4b6

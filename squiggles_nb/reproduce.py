@@ -50,7 +50,7 @@ SCALE_NOTE = {
              "and PGD with 10 steps of eps/2.5 (the paper: 100 of eps/25). The numbers show the direction of each effect; "
              "they are not expected to match the paper's. `--preset paper` runs the paper's settings on a GPU.",
     "paper": "**Paper preset: the papers' settings** (Table 5; section 3's budgets and PGD; 98,304 test samples).",
-    "laptop": "**Laptop preset: sized for about an hour on a 2-core CPU.** Each model is the 99k-parameter `cpu` CNN trained for a time "
+    "laptop": "**Laptop preset: about an hour on a 2-core CPU.** Each model is the 99k-parameter `cpu` CNN trained for a time "
               "with its recipe (the SineNet clean model 10 minutes, every other model 2.5) on this CPU (the paper: ResNet-34, "
               "129,600 steps of 512); each analysis uses a few hundred test samples and PGD with 10 steps of eps/2.5. The numbers "
               "show the direction of each effect; they are not expected to match the paper's.",
