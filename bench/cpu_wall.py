@@ -25,16 +25,20 @@ from squiggles_nb.data import Dataset
 from common import write
 
 
+HE = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")   # He init, as the library's models
+
+
 class SpaceToDepthCNN(PoolCNN):
     "A PoolCNN on the 2x2 space-to-depth of the image: its first convolution sees 4 channels at half the resolution."
     def __init__(self, stages, *, width=8, num_classes=2, dtype=None, rngs):
         super().__init__(stages, width=width, num_classes=num_classes, dtype=dtype, rngs=rngs)
         self.convs[0] = nnx.Conv(4, stages[0][0] * width, (3, 3), padding=((1, 1), (1, 1)), use_bias=False,
-                                 kernel_init=M._he, dtype=M._as_dtype(dtype), rngs=rngs)
+                                 kernel_init=HE, dtype=self.dtype, rngs=rngs)
 
     def __call__(self, images):
-        x, single = M._images_in(images)
-        N, H, W, _ = x.shape
+        x = jnp.asarray(images, jnp.float32); single = x.ndim == 2
+        if single: x = x[None]
+        N, H, W = x.shape
         x = x.reshape(N, H // 2, 2, W // 2, 2).transpose(0, 1, 3, 2, 4).reshape(N, H // 2, W // 2, 4)
         layer = 0
         for i, stage in enumerate(self.stages):
