@@ -6,6 +6,7 @@ samples. The clock is the wall: run it on a quiet machine, one variant at a time
 the training loss against images seen, which compares the variants' sample efficiency long before a run ends.
 
     python bench/cpu_wall.py --variant s2d --minutes 15 --jsonl F.jsonl      # one run, one JSON line
+    python bench/cpu_wall.py --variant cpu --fields '{"decay_share": 0.5}'  # the recipe with other TrainConfig fields
     python bench/cpu_wall.py --report F.jsonl --out cpu_wall.json             # the table (and loss curves) as a result file
 
 Variants (all `PoolCNN`s, width 8):
@@ -66,12 +67,12 @@ def loss_by_images(records, bin_images=32_000):
     return out
 
 
-def run(variant, minutes, jsonl, out_dir):
+def run(variant, minutes, jsonl, out_dir, fields=None):
     M.MODELS["cpu"] = VARIANTS[variant]
-    cfg = recipe_config("cpu")
+    cfg = recipe_config("cpu", **(fields or {}))
     res = train(cfg, out_dir, max_minutes=minutes, progress=False)
     ev = evaluate(res["model"], Dataset("sinenet", "test", 0, 60), 10_000)
-    line = dict(variant=variant, params=count_params(res["model"]), minutes=minutes, step=res["step"],
+    line = dict(variant=variant, fields=fields or {}, params=count_params(res["model"]), minutes=minutes, step=res["step"],
                 schedule_steps=res.get("schedule_steps"), images=res["step"] * cfg.batch_size,
                 images_per_s=res["images_per_s"], wall_seconds=res["wall_seconds"], stopped_early=res["stopped_early"],
                 accuracy=ev["accuracy"], roc_auc=ev["roc_auc"], n=ev["n"], loss_by_images=loss_by_images(read_metrics(out_dir)),
@@ -84,6 +85,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variant", choices=sorted(VARIANTS))
     ap.add_argument("--minutes", type=float, default=15.0)
+    ap.add_argument("--fields", type=json.loads, default=None, help='TrainConfig fields over the recipe, as JSON, e.g. \'{"decay_share": 0.5}\'')
     ap.add_argument("--jsonl", type=Path, default=Path("cpu_wall.jsonl"))
     ap.add_argument("--run-dir", type=Path, default=None, help="training folder (default: runs/cpu_wall_VARIANT)")
     ap.add_argument("--report", default=None, help="comma-separated JSONL files to merge into --out")
@@ -93,7 +95,7 @@ def main():
         runs = [json.loads(l) for f in a.report.split(",") for l in open(f) if l.strip()]
         write(a.out, dict(clock="wall seconds of `train(max_minutes=...)` on a quiet 2-core machine", runs=runs))
     elif a.variant:
-        run(a.variant, a.minutes, a.jsonl, a.run_dir or Path("runs") / f"cpu_wall_{a.variant}")
+        run(a.variant, a.minutes, a.jsonl, a.run_dir or Path("runs") / f"cpu_wall_{a.variant}", a.fields)
     else:
         ap.error("give --variant or --report")
 
