@@ -205,9 +205,9 @@ REGIME_EXPERIMENTS = ("regimes-noise", "regimes-fig2", "regimes-pgd", "squiggles
 PRESETS = {
     "paper": Preset(train=TrainConfig(dtype="bfloat16")),      # the paper's settings, in mixed precision (bfloat16) for speed
     "quick": Preset(name="quick",
-                    train=recipe_config("cpu", steps=900),
+                    train=recipe_config("cpu", steps=800),
                     attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=6, n_gallery=15, chunk=256),
-                    noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
+                    noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=3, noisy_steps=10, n_latent=64,
                                       latent_draws=50, church_resolution=81),
                     n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), hires_steps=300, preflight_n=10_000, adv_train_steps=3,
                     skip=("datasize", "fig12", "noise-other-family") + REGIME_EXPERIMENTS),
@@ -225,7 +225,7 @@ PRESETS = {
                                 "difficulty")),
     "laptop": Preset(name="laptop", train=recipe_config("cpu", steps=200_000),    # the most steps: each model trains for a time
                      attack=AttackConfig(steps=10, step_ratio=2.5, n=256, n_hires=128, n_decompose=12, n_gallery=25, chunk=256),
-                     noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=5, noisy_steps=10, n_latent=64,
+                     noise=NoiseConfig(n=32, draws=200, rtol=0.05, steps=10, n_noisy=3, noisy_steps=10, n_latent=64,
                                        latent_draws=50, church_resolution=101),
                      n_labels=100_000, n_eval=10_000, pool_sizes=(2_048,), preflight_n=10_000, adv_train_steps=3, n_corrupt=2_000,
                      train_seconds=600.0, other_train_share=0.25),

@@ -46,7 +46,7 @@ def plan(preset) -> list[str]:
 # %% ../nbs/12_reproduce.ipynb #b5c48ac3
 SCALE_NOTE = {
     "quick": "**Quick preset: small models, small samples.** Each model is the 99k-parameter `cpu` CNN trained with its recipe "
-             "for 900 steps of 64 images on this CPU (the paper: ResNet-34, 129,600 steps of 512); each analysis uses a few hundred test samples "
+             "for 800 steps of 64 images on this CPU (the paper: ResNet-34, 129,600 steps of 512); each analysis uses a few hundred test samples "
              "and PGD with 10 steps of eps/2.5 (the paper: 100 of eps/25). The numbers show the direction of each effect; "
              "they are not expected to match the paper's. `--preset paper` runs the paper's settings on a GPU.",
     "paper": "**Paper preset: the papers' settings** (Table 5; section 3's budgets and PGD; 98,304 test samples).",

@@ -54,6 +54,7 @@ class TrainConfig:
     warmup_steps: int = 0               # linear warm-up of the learning rate from 0 over this many steps (0: none)
     decay_share: float = 0.2            # schedule "wsd": the last share of `steps` over which the rate falls linearly to 0
     block_steps: int = 1                # optimizer steps per compiled call, on one generated block of their samples
+    micro_batches: int = 1              # the batch's gradient as the mean over this many equal parts (BatchNorm statistics per part)
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
@@ -93,7 +94,9 @@ class TrainConfig:
         for n in ("b1", "b2"):
             if not (0 <= getattr(self, n) < 1): raise ValueError(f"{n} must be in [0, 1), got {getattr(self, n)!r}")
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        integer("warmup_steps", 0); integer("block_steps")
+        integer("warmup_steps", 0); integer("block_steps"); integer("micro_batches")
+        if self.batch_size % self.micro_batches:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batches ({self.micro_batches})")
         if not (isinstance(self.decay_share, (int, float)) and 0 < self.decay_share <= 1):
             raise ValueError(f"decay_share must be a number in (0, 1], got {self.decay_share!r}")
         if self.steps % self.block_steps: raise ValueError(f"steps ({self.steps}) must be a multiple of block_steps ({self.block_steps})")
@@ -127,7 +130,7 @@ class TrainConfig:
 
 # fields added after runs had been recorded: left out of `to_dict` at their defaults, so the configs of those runs
 # (their config.json and the records of every step that names a config) stay what they were
-LATER_FIELDS = ("adv_eps", "adv_steps", "adv_clean_share", "warmup_steps", "decay_share", "block_steps")
+LATER_FIELDS = ("adv_eps", "adv_steps", "adv_clean_share", "warmup_steps", "decay_share", "block_steps", "micro_batches")
 BOOKKEEPING = ("eval_every", "eval_size", "log_every", "checkpoint_every")
 
 def _identity(config: TrainConfig) -> dict:
@@ -135,7 +138,7 @@ def _identity(config: TrainConfig) -> dict:
     return {k: v for k, v in config.to_dict().items() if k not in BOOKKEEPING}
 
 # %% ../nbs/05_train.ipynb #5c1e7a23
-RECIPES = {"cpu": dict(batch_size=64, learning_rate=3e-3, schedule="wsd", warmup_steps=200, block_steps=4)}
+RECIPES = {"cpu": dict(batch_size=64, learning_rate=3e-3, schedule="wsd", warmup_steps=200, block_steps=4, micro_batches=2)}
 
 def recipe_config(model: str = TrainConfig.model, **fields) -> TrainConfig:
     "The TrainConfig of `model` with its training recipe (`RECIPES`; the paper's Table 5 for a model without one), then `fields`."
@@ -277,8 +280,16 @@ def make_update(config: TrainConfig):
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
         return loss, (logits, nnx.split(m, nnx.Param, ...)[2])
 
+    n = config.micro_batches
+    mean = lambda *v: jnp.mean(jnp.stack(v), axis=0).astype(v[0].dtype)
+
     def update(params, rest, opt_state, images, labels, steps=None):
-        (loss, (logits, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, rest, images, labels)
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        if n == 1: (loss, (logits, rest)), grads = grad_fn(params, rest, images, labels)
+        else:      # independent parts: the CPU runtime runs them concurrently
+            parts = [grad_fn(params, rest, x, y) for x, y in zip(jnp.split(images, n), jnp.split(labels, n))]
+            (loss, (_, rest)), grads = jax.tree.map(mean, *parts)
+            logits = jnp.concatenate([p[0][1][0] for p in parts])
         updates, opt_state = make_optimizer(config, steps)[0].update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return params, rest, opt_state, dict(loss=loss, accuracy=(logits.argmax(-1) == labels).mean())
