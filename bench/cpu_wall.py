@@ -9,6 +9,9 @@ the training loss against images seen, which compares the variants' sample effic
     python bench/cpu_wall.py --variant cpu --fields '{"decay_share": 0.5}'  # the recipe with other TrainConfig fields
     python bench/cpu_wall.py --report F.jsonl --out cpu_wall.json             # the table (and loss curves) as a result file
 
+The recipe is today's: the runs in `results/cpu_wall.json` made before it took `micro_batches=2` (the cpu rows without
+that field) trained on whole batches of 64.
+
 Variants (all `PoolCNN`s, width 8):
   cpu  today's `CPUNet`: stages (1,), (2,), (4, 8), (16,) from the 60x60 image
   s2d  the image's 2x2 space-to-depth (30x30x4) into stages (2,), (4, 8), (16,): no full-resolution layer
