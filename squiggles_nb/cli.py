@@ -91,7 +91,7 @@ def _add_train(sub):
                        description="Train a model on a Squiggles family; data is generated, labelled and rendered on the device "
                                    "inside the training step. Defaults are the paper's Table 5 (ResNet-34, batch 512, 129,600 "
                                    "steps, Adam 4e-4 with cosine decay); a model with a recipe of its own (--model cpu: batch "
-                                   "64, Adam 3e-3, warm-up and the wsd schedule, blocks of 4 steps) takes it for every flag "
+                                   "64, Adam 3e-3, warm-up and the wsd schedule, blocks of 4 steps, 2 micro-batches) takes it for every flag "
                                    "not given. Writes config.json, metrics.jsonl and Orbax checkpoints to --out; --resume "
                                    "continues an interrupted run to the same result.")
     config_flags(p, TrainConfig, aliases=dict(learning_rate=("--lr",)), recipes=RECIPES,
