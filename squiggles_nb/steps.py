@@ -200,10 +200,13 @@ def train_seconds(p: Preset, spec: ModelSpec):
     return p.train_seconds * (1.0 if main else p.other_train_share)
 
 def _budgeted(cfg, seconds):
-    "`cfg` with the step count that fits `seconds` of training at the full step's rate measured here (8% headroom)."
+    """`cfg` for `seconds` of training, from the full step's rate measured here (n steps): the `wsd` schedule gets a cap
+    of 2n steps (the run fits its length to the time), others 92% of n; logs, evaluations and checkpoints are spaced for n."""
     rate = throughput(dataclasses.replace(cfg, steps=cfg.block_steps), repeats=1, n_steps=3, parts=("full",))["full_step_images_per_s"]
     K = cfg.block_steps
-    return dataclasses.replace(cfg, steps=K * max(-(-10 // K), int(0.92 * seconds * rate / (cfg.batch_size * K))))
+    n = K * max(-(-10 // K), int(seconds * rate / (cfg.batch_size * K)))
+    steps = 2 * n if cfg.schedule == "wsd" else K * max(-(-10 // K), int(0.92 * n / K))
+    return dataclasses.replace(cfg, steps=steps, eval_every=max(1, n // 5), log_every=max(1, n // 50), checkpoint_every=max(1, n // 4))
 
 def train_step(p: Preset, spec: ModelSpec) -> Step:
     "Train model `spec` (its `train_config` under `p`) into OUT/models/NAME; with `p.train_seconds`, for a time, not a step count."
@@ -212,17 +215,18 @@ def train_step(p: Preset, spec: ModelSpec) -> Step:
         folder, c = run.model_dir(spec), cfg
         if seconds is not None:                      # a resumed run keeps the step count it chose
             c = load_config(folder) if (folder / CONFIG_FILE).exists() else _budgeted(cfg, seconds)
-            c = dataclasses.replace(c, eval_every=max(1, c.steps // 5), log_every=max(1, c.steps // 50), checkpoint_every=max(1, c.steps // 4))
         limit = None if seconds is None and run.deadline is None else min(
             (seconds or float("inf")) * 1.5 / 60 + 1, max(0.0, run.time_left() - 2 * MIN_STEP_S) / 60)
-        res = train(c, folder, resume=True, max_minutes=limit, progress=run.progress)
+        fit = seconds / 60 if seconds is not None and c.schedule == "wsd" else None     # the wsd length fits the time
+        if fit is not None and limit is not None: fit = min(fit, limit)
+        res = train(c, folder, resume=True, max_minutes=limit, fit_minutes=fit, progress=run.progress)
         if res["stopped_early"]: raise DeadlineReached(f"training {spec.name} stopped at step {res['step']} of {c.steps}")
         if spec.name in p.weights: save_weights(res["model"], c, run.out / "weights" / spec.name, step=res["step"])
         m = read_metrics(folder)
         tr = [r for r in m if r["kind"] == "train"]; ev = [r for r in m if r["kind"] == "eval"]
         arrays = {f"train_{k}": np.array([r[k] for r in tr], np.float64) for k in _METRIC_KEYS}
         arrays.update({f"eval_{k}": np.array([r[k] for r in ev], np.float64) for k in ("step", "images_seen", "accuracy", "roc_auc")})
-        return arrays, dict({k: v for k, v in res.items() if k not in ("model", "config")}, steps_chosen=c.steps)
+        return arrays, dict({k: v for k, v in res.items() if k not in ("model", "config")}, steps_chosen=res.get("schedule_steps", c.steps))
     config = cfg.to_dict() if seconds is None else dict(cfg.to_dict(), steps=None, train_seconds=seconds)
     return Step(f"train-{spec.name}", fn, config)
 

@@ -614,11 +614,14 @@ def _prepare_out_dir(out: Path, config: TrainConfig, resume: bool, mesh: Mesh, m
                                process_count=jax.process_count(), **provenance()))
 
 def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minutes: float | None = None, devices=None,
-          progress: bool = True, callback=None) -> dict:
+          progress: bool = True, callback=None, fit_minutes: float | None = None) -> dict:
     "Train per `config`, writing to `out_dir` if given; returns final metrics (JSON-able) and the trained `model`."
     if not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if max_minutes is not None and not (isinstance(max_minutes, (int, float)) and max_minutes >= 0):
-        raise ValueError(f"max_minutes must be a number >= 0, got {max_minutes!r}")
+    for name, v in (("max_minutes", max_minutes), ("fit_minutes", fit_minutes)):
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0):
+            raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+    if fit_minutes is not None and config.schedule != "wsd":
+        raise ValueError(f"fit_minutes fits the length of the wsd schedule; this config's schedule is {config.schedule!r}")
     if resume and out_dir is None: raise ValueError("resume=True needs an out_dir")
     t_start = time.time()
     mesh = make_mesh(devices)
@@ -643,7 +646,9 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
     eval_ds = Dataset(config.family, "test", config.data_seed, config.resolution)
     K, B = config.block_steps, config.batch_size
     target = int(meta.get("schedule_steps", config.steps)) if resumed_from is not None else config.steps
-    fit = max_minutes is not None and config.schedule == "wsd"      # the length follows the time left (stable phase only)
+    budget = max_minutes if fit_minutes is None else fit_minutes
+    fit = budget is not None and config.schedule == "wsd"      # the length follows the time left (stable phase only)
+    spent = prev_wall if fit_minutes is not None else 0.0          # fit_minutes counts a resumed run's earlier training
     hyper = dict(hyper, steps=jnp.int32(target))
 
     def current_model():
@@ -685,7 +690,7 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
                 if fit and not done and state.step > step_fit and state.step < (1 - config.decay_share) * target:
                     rate = (state.step - step_fit) / (time.time() - t_fit)          # steps/s, evaluations included
                     last_eval_s = eval_s or config.eval_size / (2 * rate * K * B)      # before one is timed: half a step's time per image
-                    left = 60 * max_minutes - (time.time() - t_start) - last_eval_s
+                    left = 60 * budget - spent - (time.time() - t_start) - last_eval_s
                     lo = K * math.ceil(state.step / (1 - config.decay_share) / K)    # the decay never starts before now
                     target = min(config.steps, max(lo, state.step + K * int(rate * left / K)))
                     hyper = dict(hyper, steps=jnp.int32(target))
