@@ -85,14 +85,23 @@ def _check_count(name, v, lo=1):
         raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     return int(v)
 
+def _counts_per_key(fn, x, y, sigma, keys, n, batch_size):
+    k = -(-n // max(1, min(n, batch_size // x.shape[0])))      # passes of at most `batch_size` inputs, as few as can be,
+    chunk = -(-n // k)                                          # each as even as can be: little work on masked draws
+    static, arrays = split_fn(fn)
+    return _noise_error_counts(static, arrays, x, y, sigma, keys, n=n, chunk=chunk)
+
 def noise_error_counts(fn, x, y, sigma, key, n, *, batch_size=4096):
     "Number of misclassified draws among `n` noisy copies x + sigma * g of each image (common random numbers per key)."
     x, y = _check_xy(x, y)
     n = _check_count("n", n); batch_size = _check_count("batch_size", batch_size)
     sigma = jnp.broadcast_to(check_budget("sigma", sigma, x.shape[0]).astype(x.dtype), x.shape[:1])  # one compilation
-    chunk = max(1, min(n, batch_size // x.shape[0]))
-    static, arrays = split_fn(fn)
-    return _noise_error_counts(static, arrays, x, y, sigma, jax.random.split(key, x.shape[0]), n=n, chunk=chunk)
+    return _counts_per_key(fn, x, y, sigma, jax.random.split(key, x.shape[0]), n, batch_size)
+
+def _padded(idx, size):
+    "Row indices `idx` (non-empty) padded, by repeating the first, to the next power of two (at most `size`): few shapes, few compilations."
+    m = len(idx)
+    return np.concatenate([idx, np.full(min(size, 1 << (m - 1).bit_length()) - m, idx[0])]), m
 
 def error_rate_in_noise(fn, x, y, sigma, key, n=1000, *, confidence=0.95, method="wilson", batch_size=4096):
     """Monte Carlo error rate of `fn` under N(0, sigma^2 I) per image, with a binomial confidence interval.
@@ -120,12 +129,15 @@ def sigma_at_error_rate(fn, x, y, key, mu=0.01, n=1000, *, sigma0=0.1, rtol=0.01
     lo, hi = np.zeros(B), np.where(wrong, 0.0, np.inf)        # misclassified: the bracket [0, 0]
     has_lo, has_hi = wrong.copy(), wrong.copy()
     sig = np.full(B, float(sigma0))
+    keys = jax.random.split(key, B)                           # image i's draws: the same whichever images are evaluated with it
     iters, passes = 0, B                                      # the clean check
     while True:
         done = (has_lo & has_hi & (hi - lo <= rtol * hi)) | (~has_hi & has_lo & (lo >= sigma_max))
         if done.all() or iters >= max_iter: break
-        count = np.asarray(noise_error_counts(fn, x, y, jnp.asarray(sig, jnp.float32), key, n, batch_size=batch_size))
-        iters += 1; passes += B * n
+        idx, m = _padded(np.flatnonzero(~done), B)            # only the images still searching
+        count = np.zeros(B, np.int64)
+        count[idx[:m]] = np.asarray(_counts_per_key(fn, x[idx], y[idx], jnp.asarray(sig[idx], x.dtype), keys[idx], n, batch_size))[:m]
+        iters += 1; passes += m * n
         reached, missed = ~done & (count >= need), ~done & (count < need)
         hi = np.where(reached, np.minimum(hi, sig), hi); has_hi |= reached
         lo = np.where(missed, np.maximum(lo, sig), lo); has_lo |= missed
@@ -149,39 +161,44 @@ def nearest_error_distance(fn, x, y, eps_grid=PAPER_EPS, *, steps=100, step_size
     if grid.ndim != 1 or grid.size < 1 or np.any(grid <= 0) or np.any(np.diff(grid) <= 0):
         raise ValueError(f"eps_grid must be a non-empty, strictly increasing sequence of positive budgets, got {eps_grid}")
     _check_count("refine", refine, lo=0); _check_count("steps", steps, lo=0)
-    B = x.shape[0]
-    run = lambda eps: pgd_l2(fn, x, y, jnp.asarray(eps, x.dtype), steps=steps, step_size=jnp.asarray(eps, x.dtype) / step_size_ratio,
-                             clip=clip, key=key, loss=loss)
-    wrong = np.asarray(predict(fn, x)) != np.asarray(y)
+    B, yn = x.shape[0], np.asarray(y)
+    wrong = np.asarray(predict(fn, x)) != yn
     dist = np.where(wrong, 0.0, np.inf)
     x_err = np.where(per_example(wrong, x), np.asarray(x), np.nan)
     eps_lo, eps_hi = np.zeros(B), np.where(wrong, 0.0, np.inf)
-    runs = 0
+    passes = 0
 
-    def record(xa, mask):
-        nonlocal dist, x_err
-        hit = mask & (np.asarray(predict(fn, xa)) != np.asarray(y))
-        d = np.asarray(l2_norm(xa - x), np.float64)
+    def attack(mask, eps):
+        "PGD at per-image budgets `eps` on the images in `mask` only (all of them with a random start: its draws are per batch)."
+        nonlocal dist, x_err, passes
+        idx, m = _padded(np.flatnonzero(mask), B) if key is None else (np.arange(B), B)
+        e = jnp.asarray(eps[idx], x.dtype)
+        xa = pgd_l2(fn, x[idx], y[idx], e, steps=steps, step_size=e / step_size_ratio, clip=clip, key=key, loss=loss)
+        passes += m
+        sel = idx[:m] if key is None else np.flatnonzero(mask)
+        xa = np.asarray(xa)[:m] if key is None else np.asarray(xa)[sel]
+        hit = np.zeros(B, bool); hit[sel] = np.asarray(predict(fn, xa)) != yn[sel]
+        d = np.full(B, np.inf); d[sel] = np.asarray(l2_norm(xa - np.asarray(x)[sel]), np.float64)
         better = hit & (d < dist)
         dist = np.where(better, d, dist)
-        x_err = np.where(per_example(better, x), np.asarray(xa), x_err)
+        x_err[better] = xa[better[sel]]
         return hit
 
     for e in grid:
         todo = ~np.isfinite(eps_hi)
         if not todo.any(): break
-        hit = record(run(np.full(B, e)), todo); runs += 1
+        hit = attack(todo, np.full(B, e))
         eps_hi = np.where(todo & hit, e, eps_hi)
         eps_lo = np.where(todo & ~hit, e, eps_lo)
     for _ in range(refine):
         active = np.isfinite(eps_hi) & (eps_hi > 0)
         if not active.any(): break
         mid = np.where(active, (eps_lo + eps_hi) / 2, grid[0])     # inactive images: any valid budget, ignored
-        hit = record(run(mid), active); runs += 1
+        hit = attack(active, mid)
         eps_hi = np.where(active & hit, mid, eps_hi)
         eps_lo = np.where(active & ~hit, mid, eps_lo)
     return dict(distance=dist, x_err=x_err, eps_lo=eps_lo, eps_hi=eps_hi,
-                grad_passes=int(B * runs * steps), forward_passes=int(B * (runs + 1)))
+                grad_passes=int(passes * steps), forward_passes=int(B + passes))
 
 # %% ../nbs/08_isoperimetric.ipynb #333114da
 @partial(jax.jit, static_argnames="n")
