@@ -5,51 +5,36 @@ Each notebook is executed top to bottom with nbdev's own runner (`nbdev.test.tes
 `tst_flags` of settings.ini (`slow`, `gpu`) are skipped unless named in the environment variable
 `SQUIGGLES_TEST_FLAGS`, e.g. `SQUIGGLES_TEST_FLAGS="slow" pytest nbs`.
 
+As with `nbdev_test`, every notebook runs in a process of its own (`python3 conftest.py NOTEBOOK`): no notebook sees
+another's state, and a notebook that crashes the interpreter fails alone, with its traceback. The selected notebooks
+start together on `SQUIGGLES_TEST_WORKERS` processes (default: 2, or 1 on a one-core machine), the longest first; each
+test waits for its own notebook.
+
 With `SQUIGGLES_SAVE_OUTPUTS=1`, a notebook that passes is written back with the outputs of this run (printed checks and
 figures), so that the docs, which nbdev renders from saved outputs, show them: `SQUIGGLES_SAVE_OUTPUTS=1 pytest nbs && nbdev_clean`.
 """
-import io, os, contextlib
+import io, os, sys, time, signal, contextlib, subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import pytest
 
 SAVE_OUTPUTS = os.environ.get("SQUIGGLES_SAVE_OUTPUTS") == "1"
+# Minutes each notebook took on a 2-core CPU: the pool starts the longest first, so that none is left alone at the end.
+MINUTES = {"05_train": 6.5, "11_experiments": 4.5, "10_steps": 4.0, "12_reproduce": 3.5, "13_cli": 2.5,
+           "07_boundary": 2.0, "08_isoperimetric": 1.5, "06_attacks": 1.5, "index": 1.0}
 
 
-def pytest_collect_file(parent, file_path):
-    if file_path.suffix == ".ipynb" and not file_path.name.startswith(("_", ".")):
-        return NotebookFile.from_parent(parent, path=file_path)
-
-
-class NotebookFile(pytest.File):
-    def collect(self):
-        yield NotebookItem.from_parent(self, name=self.path.stem)
-
-
-class NotebookError(Exception):
-    pass
-
-
-class NotebookItem(pytest.Item):
-    def runtest(self):
-        from nbdev.config import get_config
-        from nbdev.test import test_nb
-        cfg = get_config()
-        skip = cfg.tst_flags.split("|") if cfg.tst_flags else []
-        force = os.environ.get("SQUIGGLES_TEST_FLAGS", "").split()
-        err, ran = io.StringIO(), []
-        with contextlib.redirect_stderr(err), (_capture_runs(ran) if SAVE_OUTPUTS else contextlib.nullcontext()):
-            ok, secs = test_nb(Path(self.path), skip_flags=skip, force_flags=force, showerr=True)
-        if not ok:
-            raise NotebookError(err.getvalue())
-        if ran: _save_outputs(Path(self.path), ran[-1])
-
-    def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, NotebookError):
-            return f"notebook {self.path.name} failed:\n{excinfo.value}"
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self):
-        return self.path, 0, f"notebook: {self.path.name}"
+def run_notebook(path):
+    "Run one notebook with nbdev's runner (skipping the flagged cells) and, with SQUIGGLES_SAVE_OUTPUTS=1, save its outputs."
+    from nbdev.config import get_config
+    from nbdev.test import test_nb
+    cfg = get_config()
+    skip = cfg.tst_flags.split("|") if cfg.tst_flags else []
+    force = os.environ.get("SQUIGGLES_TEST_FLAGS", "").split()
+    ran = []
+    with (_capture_runs(ran) if SAVE_OUTPUTS else contextlib.nullcontext()):
+        ok, secs = test_nb(Path(path), skip_flags=skip, force_flags=force, showerr=True)
+    if ok and ran: _save_outputs(Path(path), ran[-1])
+    return ok
 
 
 @contextlib.contextmanager
@@ -76,3 +61,92 @@ def _save_outputs(path, executed):
         c["outputs"] = list(ran.get("outputs", [])) if ran is not None else []
         c["execution_count"] = ran.get("execution_count") if ran is not None else None
     write_nb(nb, path)
+
+
+if __name__ == "__main__":                      # the child process: python3 conftest.py NOTEBOOK
+    import faulthandler
+    faulthandler.enable()                       # a crash prints every thread's stack before the process dies
+    sys.exit(0 if run_notebook(sys.argv[1]) else 1)
+
+
+import pytest                                    # the parent: pytest's collection and the pool of notebook processes
+
+
+def _workers():
+    n = os.environ.get("SQUIGGLES_TEST_WORKERS")
+    if n is None: return 2 if (os.cpu_count() or 1) > 1 else 1
+    if not n.isdigit() or int(n) < 1: raise pytest.UsageError(f"SQUIGGLES_TEST_WORKERS must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _run_child(path):
+    "Run `path` in a fresh interpreter; returns (exit status, seconds, everything it printed)."
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(path)], cwd=path.parent,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    return p.returncode, time.perf_counter() - t, p.stdout
+
+
+def pytest_collect_file(parent, file_path):
+    if file_path.suffix == ".ipynb" and not file_path.name.startswith(("_", ".")):
+        return NotebookFile.from_parent(parent, path=file_path)
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_POOL] = {}
+
+
+def pytest_sessionfinish(session):
+    pool = session.config.stash.get(_POOL, {}).get("executor")
+    if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
+
+
+_POOL = pytest.StashKey[dict]()
+
+
+def _future(item):
+    "Start every selected notebook on first use (the longest first), then return this item's future."
+    state = item.config.stash[_POOL]
+    if "futures" not in state:
+        items = [i for i in item.session.items if isinstance(i, NotebookItem)]
+        state["executor"] = pool = ThreadPoolExecutor(max_workers=_workers())
+        order = sorted(items, key=lambda i: -MINUTES.get(i.path.stem, 0.5))
+        state["futures"] = {i.nodeid: pool.submit(_run_child, i.path) for i in order}
+    return state["futures"][item.nodeid]
+
+
+class NotebookFile(pytest.File):
+    def collect(self):
+        yield NotebookItem.from_parent(self, name=self.path.stem)
+
+
+class NotebookError(Exception):
+    pass
+
+
+class NotebookItem(pytest.Item):
+    def runtest(self):
+        code, secs, out = _future(self).result()
+        self.user_properties.append(("seconds", round(secs, 1)))
+        if code == 0: return
+        what = (f"crashed ({signal.Signals(-code).name})" if code < 0 and -code in signal.Signals._value2member_map_
+                else f"failed (exit status {code})")
+        raise NotebookError(f"{what} after {secs:.0f} s; its output:\n{out[-20_000:]}")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, NotebookError):
+            return f"notebook {self.path.name} {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"notebook: {self.path.name}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    "Each notebook's own seconds (its process's wall time), the slowest first."
+    rows = [(r.nodeid, dict(r.user_properties).get("seconds")) for k in ("passed", "failed")
+            for r in terminalreporter.stats.get(k, []) if r.when == "call"]
+    rows = sorted((r for r in rows if r[1] is not None), key=lambda r: -r[1])
+    if rows:
+        terminalreporter.write_sep("-", f"notebook seconds ({_workers()} at a time)")
+        for nodeid, secs in rows: terminalreporter.write_line(f"{secs:8.1f}  {nodeid}")
