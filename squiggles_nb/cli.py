@@ -84,7 +84,7 @@ def _generate(args):
 
 # %% ../nbs/13_cli.ipynb #32913b90
 def _add_train(sub):
-    from squiggles_nb.train import TrainConfig, NOISE_MODES, SCHEDULES, RECIPES
+    from squiggles_nb.train import TrainConfig, NOISE_MODES, SCHEDULES, OPTIMIZERS, RECIPES
     from squiggles_nb.generators import FAMILIES
     from squiggles_nb.model import MODELS, STEMS
     p = sub.add_parser("train", help="train a classifier on endless on-device data",
@@ -96,12 +96,12 @@ def _add_train(sub):
                                    "continues an interrupted run to the same result.")
     config_flags(p, TrainConfig, aliases=dict(learning_rate=("--lr",)), recipes=RECIPES,
                  choices=dict(family=sorted(FAMILIES), model=sorted(MODELS), stem=list(STEMS), noise_mode=list(NOISE_MODES),
-                              schedule=list(SCHEDULES), dtype=["float32", "bfloat16"]))
+                              schedule=list(SCHEDULES), optimizer=list(OPTIMIZERS), dtype=["float32", "bfloat16"]))
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--max-minutes", type=_float("--max-minutes"), default=None,
                    help="stop cleanly, with a checkpoint, after M minutes of wall time (compilation included); with the wsd "
-                        "schedule the run's length is fitted so that its decay ends by then (--steps is the most it may take)")
+                        "schedule the run's length is fitted to 97%% of the M minutes, so that its decay ends by then (--steps is the most it may take)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
