@@ -8,19 +8,25 @@ Each notebook is executed top to bottom with nbdev's own runner (`nbdev.test.tes
 As with `nbdev_test`, every notebook runs in a process of its own (`python3 conftest.py NOTEBOOK`): no notebook sees
 another's state, and a notebook that crashes the interpreter fails alone, with its traceback. The selected notebooks
 start together on `SQUIGGLES_TEST_WORKERS` processes (default: 2, or 1 on a one-core machine), the longest first; each
-test waits for its own notebook.
+test waits for its own notebook. The processes of one session share a JAX compilation cache in a temporary folder
+(`JAX_COMPILATION_CACHE_DIR`, unless set already), so a program that several notebooks compile (a toy model's training
+step, an attack on it) is compiled once; and the experiments notebook works on the toy run that the reproduce notebook
+made just before it in the same process slot (`SQUIGGLES_TOY_RUN`: its finished steps are skipped, as on any resume).
 
 With `SQUIGGLES_SAVE_OUTPUTS=1`, a notebook that passes is written back with the outputs of this run (printed checks and
 figures), so that the docs, which nbdev renders from saved outputs, show them: `SQUIGGLES_SAVE_OUTPUTS=1 pytest nbs && nbdev_clean`.
 """
-import io, os, sys, time, signal, contextlib, subprocess
-from concurrent.futures import ThreadPoolExecutor
+import io, os, sys, time, shutil, signal, tempfile, contextlib, subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 SAVE_OUTPUTS = os.environ.get("SQUIGGLES_SAVE_OUTPUTS") == "1"
-# Minutes each notebook took on a 2-core CPU: the pool starts the longest first, so that none is left alone at the end.
-MINUTES = {"05_train": 6.5, "11_experiments": 4.5, "10_steps": 4.0, "12_reproduce": 3.5, "13_cli": 2.5,
-           "07_boundary": 2.0, "08_isoperimetric": 1.5, "06_attacks": 1.5, "index": 1.0}
+# Minutes each notebook takes alone on a 2-core CPU (about): the pool starts the longest first, so that none is left alone at the end.
+MINUTES = {"12_reproduce": 8.0, "05_train": 4.5, "10_steps": 3.3, "07_boundary": 2.5, "13_cli": 2.4, "02_labeler": 2.0,
+           "11_experiments": 1.5, "06_attacks": 1.5, "03_data": 1.5, "08_isoperimetric": 1.2, "index": 1.1, "04_model": 1.0}
+# Notebooks run one after the other in one process slot, in this order: the experiments notebook resumes the toy run of
+# the reproduce notebook, which makes it from scratch.
+CHAINS = (("12_reproduce", "11_experiments"),)
 
 
 def run_notebook(path):
@@ -93,25 +99,41 @@ def pytest_collect_file(parent, file_path):
 
 
 def pytest_sessionstart(session):
-    session.config.stash[_POOL] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="squiggles-tests-"))
+    session.config.stash[_POOL] = {"tmp": tmp}
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(tmp / "jax-cache"))     # the children inherit these
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+    os.environ["SQUIGGLES_TOY_RUN"] = str(tmp / "toy")
 
 
 def pytest_sessionfinish(session):
-    pool = session.config.stash.get(_POOL, {}).get("executor")
-    if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
+    state = session.config.stash.get(_POOL, {})
+    if state.get("executor") is not None: state["executor"].shutdown(wait=True, cancel_futures=True)
+    if state.get("tmp") is not None: shutil.rmtree(state["tmp"], ignore_errors=True)
 
 
 _POOL = pytest.StashKey[dict]()
 
 
+def _run_group(group, futures):
+    "Run the notebooks of `group` one after the other, each setting its own future."
+    for item in group:
+        try: futures[item.nodeid].set_result(_run_child(item.path))
+        except BaseException as e: futures[item.nodeid].set_exception(e)
+
+
 def _future(item):
-    "Start every selected notebook on first use (the longest first), then return this item's future."
+    "Start every selected notebook on first use (chains together, the longest first), then return this item's future."
     state = item.config.stash[_POOL]
     if "futures" not in state:
-        items = [i for i in item.session.items if isinstance(i, NotebookItem)]
+        items = {i.path.stem: i for i in item.session.items if isinstance(i, NotebookItem)}
+        groups = [[items[n] for n in chain if n in items] for chain in CHAINS]
+        chained = {i.path.stem for g in groups for i in g}
+        groups = [g for g in groups if g] + [[i] for n, i in items.items() if n not in chained]
+        groups.sort(key=lambda g: -sum(MINUTES.get(i.path.stem, 0.5) for i in g))
+        state["futures"] = futures = {i.nodeid: Future() for i in items.values()}
         state["executor"] = pool = ThreadPoolExecutor(max_workers=_workers())
-        order = sorted(items, key=lambda i: -MINUTES.get(i.path.stem, 0.5))
-        state["futures"] = {i.nodeid: pool.submit(_run_child, i.path) for i in order}
+        for g in groups: pool.submit(_run_group, g, futures)
     return state["futures"][item.nodeid]
 
 
