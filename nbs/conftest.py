@@ -16,7 +16,7 @@ made just before it in the same process slot (`SQUIGGLES_TOY_RUN`: its finished 
 With `SQUIGGLES_SAVE_OUTPUTS=1`, a notebook that passes is written back with the outputs of this run (printed checks and
 figures), so that the docs, which nbdev renders from saved outputs, show them: `SQUIGGLES_SAVE_OUTPUTS=1 pytest nbs && nbdev_clean`.
 """
-import io, os, sys, time, shutil, signal, tempfile, contextlib, subprocess
+import os, sys, time, shutil, signal, tempfile, contextlib, subprocess
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
