@@ -99,6 +99,7 @@ def pytest_collect_file(parent, file_path):
 
 
 def pytest_sessionstart(session):
+    _workers()                                  # a bad SQUIGGLES_TEST_WORKERS is refused before any notebook starts
     tmp = Path(tempfile.mkdtemp(prefix="squiggles-tests-"))
     session.config.stash[_POOL] = {"tmp": tmp}
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(tmp / "jax-cache"))     # the children inherit these
