@@ -1,0 +1,104 @@
+"""Where the time of the cpu recipe's training step goes on this machine's cores.
+
+Traces a few calls of the compiled step of `squiggles train --model cpu` (the recipe's `train_step`: one generated
+block, `block_steps` optimizer steps) with `jax.profiler`, and reads back every XLA operation each CPU worker thread
+ran. Each operation is put in a kind by the JAX call that made it (its `op_name` in the compiled HLO): data
+generation, forward convolution, gradient convolution, or other. It reports:
+
+- the share of each call's wall time during which 0, 1, 2, ... worker threads were running an operation;
+- the threads' busy time by kind, and the time each kind ran while no other thread had work ("alone");
+- the operations that ran alone the longest.
+
+    python bench/cpu_profile.py                         # the recipe, 8 traced calls -> results/cpu_profile.json
+    python bench/cpu_profile.py --fields '{"micro_batches": 4}' --out cpu_profile_mb4.json
+
+Tracing slows the step by ~10%: images/s here are for the traced calls; `bench/cpu_wall.py` measures speed.
+"""
+import os
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
+import argparse, collections, glob, gzip, json, re, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import jax, jax.numpy as jnp
+from common import write
+from squiggles_nb.train import recipe_config, init_state, make_mesh, _compiled_step, _key_config, _hyper
+
+WRAPPERS = re.compile(r"^(ThunkExecutor|PjitFunction|CommonPjRt|SlinkyThreadPool|ThreadpoolListener|Wait for|end: |\$)")
+KINDS = (("data generation", re.compile(r"while/body|_render|_raw_curve|_labels|pure_callback|jit\(_chunk|make_batch")),
+         ("gradient convolution", re.compile(r"transpose\(jvp\(.*\)\)/conv_general_dilated")),
+         ("forward convolution", re.compile(r"conv_general_dilated")))
+
+
+def kind_of(op_name):
+    for k, rx in KINDS:
+        if rx.search(op_name): return k
+    return "other"
+
+
+def op_names(hlo_text):
+    "instruction name -> the op_name of its metadata, from compiled HLO text."
+    return {m.group(1): m.group(2) for m in re.finditer(r"%([\w.\-]+) = [^\n]*?op_name=\"([^\"]*)\"", hlo_text)}
+
+
+def profile(fields, calls=8, warm=3):
+    cfg = recipe_config("cpu", **fields)
+    mesh = make_mesh(None)
+    fn = _compiled_step(_key_config(cfg), mesh)[0]
+    hyper = _hyper(cfg)
+    st = init_state(cfg, mesh)
+    s = [st.params, st.rest, st.opt_state]
+    names = op_names(fn.lower(*s, jnp.uint32(0), hyper).compile().as_text())
+    K, B = cfg.block_steps, cfg.batch_size
+    for i in range(warm):
+        p, r, o, m = fn(*s, jnp.uint32(i * K), hyper); s[:] = [p, r, o]
+    jax.block_until_ready(m)
+    tmp = tempfile.mkdtemp()
+    with jax.profiler.trace(tmp, create_perfetto_trace=True):
+        t = time.perf_counter()
+        for i in range(calls):
+            p, r, o, m = fn(*s, jnp.uint32((warm + i) * K), hyper); s[:] = [p, r, o]
+        jax.block_until_ready(m)
+        wall = time.perf_counter() - t
+    d = json.load(gzip.open(sorted(glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz"))[-1]))
+    ev = d["traceEvents"] if isinstance(d, dict) else d
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    xs = [e for e in ev if e.get("ph") == "X"]
+    ops = [e for e in xs if not WRAPPERS.match(e["name"]) and "Eigen" in threads.get((e["pid"], e["tid"]), "")]
+    workers = sorted({(e["pid"], e["tid"]) for e in ops})
+    t0 = min(e["ts"] for e in ops); n = int(max(e["ts"] + e["dur"] for e in ops) - t0) + 1   # the traced calls, in us
+    grid = np.zeros((len(workers), n), bool)
+    for e in ops: grid[workers.index((e["pid"], e["tid"])), int(e["ts"] - t0):int(e["ts"] - t0 + e["dur"]) + 1] = True
+    count = grid.sum(0)
+    busy_share = np.bincount(count, minlength=len(workers) + 1)[:len(workers) + 1] / n
+    busy, alone, alone_op = collections.Counter(), collections.Counter(), collections.Counter()
+    for e in ops:
+        k = kind_of(names.get(e["name"], e["name"]))
+        a = int((count[int(e["ts"] - t0):int(e["ts"] - t0 + e["dur"]) + 1] == 1).sum())
+        busy[k] += e["dur"]; alone[k] += a; alone_op[e["name"]] += a
+    per_call = lambda us: round(us / 1e3 / calls, 2)
+    top = [dict(op=k, kind=kind_of(names.get(k, k)), alone_ms_per_call=per_call(v), op_name=names.get(k, "")[-90:])
+           for k, v in alone_op.most_common(12)]
+    return dict(fields=fields, config=cfg.to_dict(), calls=calls, worker_threads=len(workers),
+                images_per_s_traced=round(calls * K * B / wall, 1), ms_per_call=round(n / 1e3 / calls, 1),
+                share_of_time_by_busy_threads={str(i): round(float(x), 3) for i, x in enumerate(busy_share)},
+                busy_ms_per_call={k: per_call(v) for k, v in busy.most_common()},
+                alone_ms_per_call={k: per_call(v) for k, v in alone.most_common()}, top_alone_ops=top)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fields", type=json.loads, default={}, help="TrainConfig fields over the cpu recipe, as JSON")
+    ap.add_argument("--calls", type=int, default=8, help="traced calls of the step")
+    ap.add_argument("--out", default="cpu_profile.json", help="result file name under bench/results")
+    a = ap.parse_args(argv)
+    if a.calls < 1: ap.error("--calls must be >= 1")
+    r = profile(a.fields, a.calls)
+    sh = r["share_of_time_by_busy_threads"]
+    print(f"{r['images_per_s_traced']} img/s traced, {r['ms_per_call']} ms per call; share of time with 0/1/2.. threads busy: "
+          + " / ".join(f"{v:.0%}" for v in sh.values()))
+    for k, v in r["busy_ms_per_call"].items(): print(f"  {k:22s} busy {v:7.1f} ms/call, alone {r['alone_ms_per_call'].get(k, 0):6.1f}")
+    write(a.out, dict(command="python bench/cpu_profile.py " + " ".join(sys.argv[1:] if argv is None else argv), **r))
+
+
+if __name__ == "__main__":
+    main()
