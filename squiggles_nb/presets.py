@@ -137,9 +137,9 @@ class ModelSpec:
                        checkpoint_every=max(1, steps // 4))
 
 # %% ../nbs/09_presets.ipynb #4d236cc9
-# fields added after runs had been recorded, which set only steps those runs have not run: left out of `to_dict` at their
-# defaults, and a run folder whose run.json lacks one takes the preset's value of it (see `steps.Run`)
-LATER_PRESET_FIELDS = ("regime_sigmas", "adv_train_eps", "adv_train_steps", "n_corrupt", "preflight_n")
+# fields added after runs had been recorded, whose defaults leave every step those runs made as it was: left out of
+# `to_dict` at their defaults, and a run folder whose run.json lacks one takes the preset's value of it (see `steps.Run`)
+LATER_PRESET_FIELDS = ("regime_sigmas", "adv_train_eps", "adv_train_steps", "n_corrupt", "preflight_n", "throughput_steps")
 
 @dataclass(frozen=True)
 class Preset:
@@ -166,13 +166,14 @@ class Preset:
     other_train_share: float = 0.5     # the other models' training time, as a share of `train_seconds`
     weights: tuple = ()                # models whose weights a run writes to OUT/weights/NAME (bfloat16 parts)
     preflight_n: int = 100_000         # random curves per family on which the JAX labeler is checked against Shapely
+    throughput_steps: int = 20         # optimizer steps per timing of the throughput step (best of 3 timings)
 
     def __post_init__(self):
         for n, t in (("train", TrainConfig), ("attack", AttackConfig), ("noise", NoiseConfig)):
             if not isinstance(getattr(self, n), t): raise TypeError(f"{n} must be a {t.__name__}, got {type(getattr(self, n)).__name__}")
         if not (self.families and set(self.families) <= set(FAMILIES) and self.analysis_family in self.families):
             raise ValueError(f"families must be names from {sorted(FAMILIES)} including analysis_family, got {self.families}, {self.analysis_family!r}")
-        _positive_int(self, "n_labels", "n_eval", "hires", "hires_steps", "preflight_n")
+        _positive_int(self, "n_labels", "n_eval", "hires", "hires_steps", "preflight_n", "throughput_steps")
         if self.train_seconds is not None: _budgets("train_seconds", (self.train_seconds,))
         if not 0 < self.other_train_share <= 1: raise ValueError(f"other_train_share must be in (0, 1], got {self.other_train_share!r}")
         if not all(isinstance(n, int) and n >= 64 for n in self.pool_sizes): raise ValueError(f"pool_sizes must be integers >= 64, got {self.pool_sizes}")
@@ -216,7 +217,8 @@ PRESETS = {
                                       latent_focus=0.0375, n_decompose=2, n_gallery=3, chunk=16),
                   noise=NoiseConfig(n=4, draws=16, steps=2, n_noisy=2, noisy_steps=2, sigmas=(0.04, 0.32),
                                     latent_sigmas=(0.075, 0.6), n_latent=4, latent_draws=4, church_resolution=9),
-                  n_labels=2048, n_eval=64, pool_sizes=(64,), hires=32, hires_steps=2, preflight_n=512, adv_train_steps=2, n_corrupt=16),
+                  n_labels=2048, n_eval=64, pool_sizes=(64,), hires=32, hires_steps=2, preflight_n=512, adv_train_steps=2, n_corrupt=16,
+                  throughput_steps=4),
     "h200": Preset(name="h200", train=TrainConfig(dtype="bfloat16"),
                    attack=AttackConfig(n=8192, pixel_eps=(0.15, 0.3), latent_eps=(0.075,), n_boundary=1024, chunk=4096),
                    noise=NoiseConfig(n=512, n_noisy=0, n_latent=256, latent_draws=256, church_resolution=101),

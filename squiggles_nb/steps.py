@@ -173,9 +173,10 @@ def throughput_step(p: Preset) -> Step:
     "Images/s of the training step of the analysis family's clean model, with the data made on the device."
     cfg = ModelSpec(p.analysis_family).train_config(p)
     def fn(run):
-        tp = throughput(cfg, repeats=3, n_steps=max(2, 20 // cfg.block_steps))       # 20 optimizer steps per timing
+        tp = throughput(cfg, repeats=3, n_steps=max(2, p.throughput_steps // cfg.block_steps))   # optimizer steps per timing
         return {k: np.float64(v) for k, v in tp.items() if isinstance(v, float)}, tp
-    return Step("throughput", fn, dict(model=cfg.model, dtype=cfg.dtype, batch_size=cfg.batch_size, resolution=cfg.resolution))
+    steps = {} if p.throughput_steps == Preset.throughput_steps else dict(throughput_steps=p.throughput_steps)
+    return Step("throughput", fn, dict(model=cfg.model, dtype=cfg.dtype, batch_size=cfg.batch_size, resolution=cfg.resolution, **steps))
 
 # %% ../nbs/10_steps.ipynb #0dc29dea
 def labels_step(p: Preset, family: str) -> Step:
