@@ -7,11 +7,11 @@ __all__ = ['NOISE_MODES', 'SCHEDULES', 'OPTIMIZERS', 'POOL_BLOCK', 'LATER_FIELDS
            'CONFIG_FILE', 'METRICS_FILE', 'RESULT_FILE', 'CKPT_DIR', 'SUMS_FILE', 'WEIGHTS_FORMAT', 'WEIGHTS_MANIFEST',
            'PART_BYTES', 'FIT_SHARE', 'THROUGHPUT_PARTS', 'TrainConfig', 'recipe_config', 'shard_start',
            'pool_block_starts', 'make_mesh', 'noise_key_of', 'add_noise', 'make_generator', 'cosine_schedule',
-           'wsd_schedule', 'with_warmup', 'conv_kernel_dims', 'make_optimizer', 'new_model', 'TrainState', 'init_state',
-           'make_update', 'train_step', 'adversarial_batch', 'make_adversary', 'roc_auc', 'evaluate',
-           'verify_checkpoint', 'load_config', 'recorded_config', 'checkpoint_steps', 'load_model', 'evaluate_run',
-           'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights', 'verify_run', 'train',
-           'read_metrics', 'plot_training', 'throughput']
+           'wsd_schedule', 'with_warmup', 'conv_kernel_dims', 'learning_rate_schedule', 'make_optimizer', 'new_model',
+           'TrainState', 'init_state', 'make_update', 'train_step', 'adversarial_batch', 'make_adversary', 'roc_auc',
+           'evaluate', 'verify_checkpoint', 'load_config', 'recorded_config', 'checkpoint_steps', 'load_model',
+           'evaluate_run', 'save_weights', 'is_weights_folder', 'read_weights_manifest', 'load_weights', 'verify_run',
+           'train', 'read_metrics', 'plot_training', 'throughput']
 
 # %% ../nbs/05_train.ipynb #306d432d
 import dataclasses, datetime, json, math, os, platform, subprocess, sys, time
@@ -243,15 +243,19 @@ def conv_kernel_dims(params):
     return jax.tree.map(lambda p: optax.contrib.MuonDimensionNumbers(reduction_axis=tuple(range(p.ndim - 1)), output_axis=p.ndim - 1)
                         if p.ndim >= 3 else None, params)
 
+def learning_rate_schedule(config: TrainConfig, steps=None, value=None):
+    "The schedule of `config` (warm-up included) from peak `value` (default `config.learning_rate`) over `steps` (default `config.steps`, may be traced)."
+    steps = config.steps if steps is None else steps
+    value = config.learning_rate if value is None else value
+    s = {"cosine": lambda: cosine_schedule(value, steps),
+         "wsd": lambda: wsd_schedule(value, steps, config.decay_share),
+         "constant": lambda: optax.constant_schedule(value)}[config.schedule]()
+    return with_warmup(s, config.warmup_steps)
+
 def make_optimizer(config: TrainConfig, steps=None):
     """(optax Adam per Table 5, or Muon on the kernels with Adam on the rest; the learning-rate schedule of `learning_rate`);
     `steps` (default `config.steps`, may be traced) is the schedule's length."""
-    steps = config.steps if steps is None else steps
-    def schedule(value):
-        s = {"cosine": lambda: cosine_schedule(value, steps),
-             "wsd": lambda: wsd_schedule(value, steps, config.decay_share),
-             "constant": lambda: optax.constant_schedule(value)}[config.schedule]()
-        return with_warmup(s, config.warmup_steps)
+    schedule = lambda value: learning_rate_schedule(config, steps, value)
     lr = schedule(config.learning_rate)
     if config.optimizer == "muon":
         return optax.contrib.muon(schedule(config.muon_learning_rate), adam_learning_rate=lr, adam_b1=config.b1, adam_b2=config.b2,
@@ -716,7 +720,7 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
                     hyper = dict(hyper, steps=jnp.int32(target))
                     if bar is not None: bar.total = target
                     done = state.step >= target
-                lr = float(make_optimizer(config, target)[1](state.step - 1))
+                lr = float(learning_rate_schedule(config, target)(state.step - 1))
                 last = dict(kind="train", step=state.step, loss=float(np.mean([x["loss"] for x in ms])),
                             accuracy=float(np.mean([x["accuracy"] for x in ms])), lr=lr,
                             images_seen=state.step * B,
@@ -746,6 +750,7 @@ def train(config: TrainConfig, out_dir=None, *, resume: bool = False, max_minute
         if bar is not None: bar.close()
         if mngr is not None: mngr.wait_until_finished(); mngr.close()
     result = dict(step=state.step, steps=config.steps, **(dict(schedule_steps=target) if fit or target != config.steps else {}),
+                  **(dict(fit_seconds=round(60 * budget, 3)) if fit else {}),
                   stopped_early=stopped_early, resumed_from=resumed_from,
                   loss=last.get("loss"), accuracy=last.get("accuracy"),
                   eval_accuracy=last_eval and last_eval["accuracy"], eval_roc_auc=last_eval and last_eval["roc_auc"],
