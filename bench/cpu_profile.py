@@ -7,7 +7,7 @@ generation, forward convolution, gradient convolution, or other. It reports:
 
 - the share of each call's wall time during which 0, 1, 2, ... worker threads were running an operation;
 - the threads' busy time by kind, and the time each kind ran while no other thread had work ("alone");
-- the operations that ran alone the longest.
+- the operations that ran alone the longest, and the "other" kind's busy time by JAX primitive.
 
     python bench/cpu_profile.py                         # the recipe, 8 traced calls -> results/cpu_profile.json
     python bench/cpu_profile.py --fields '{"micro_batches": 4}' --out cpu_profile_mb4.json
@@ -34,6 +34,10 @@ def kind_of(op_name):
         if rx.search(op_name): return k
     return "other"
 
+
+def primitive(op_name):
+    "The JAX primitive at the end of an op_name (e.g. reduce_sum), without its parameters."
+    return re.sub(r"\[.*", "", op_name.split("/")[-1]) or op_name
 
 def op_names(hlo_text):
     "instruction name -> the op_name of its metadata, from compiled HLO text."
@@ -70,11 +74,12 @@ def profile(fields, calls=8, warm=3):
     for e in ops: grid[workers.index((e["pid"], e["tid"])), int(e["ts"] - t0):int(e["ts"] - t0 + e["dur"]) + 1] = True
     count = grid.sum(0)
     busy_share = np.bincount(count, minlength=len(workers) + 1)[:len(workers) + 1] / n
-    busy, alone, alone_op = collections.Counter(), collections.Counter(), collections.Counter()
+    busy, alone, alone_op, other = collections.Counter(), collections.Counter(), collections.Counter(), collections.Counter()
     for e in ops:
         k = kind_of(names.get(e["name"], e["name"]))
         a = int((count[int(e["ts"] - t0):int(e["ts"] - t0 + e["dur"]) + 1] == 1).sum())
         busy[k] += e["dur"]; alone[k] += a; alone_op[e["name"]] += a
+        if k == "other": other[primitive(names.get(e["name"], e["name"]))] += e["dur"]
     per_call = lambda us: round(us / 1e3 / calls, 2)
     top = [dict(op=k, kind=kind_of(names.get(k, k)), alone_ms_per_call=per_call(v), op_name=names.get(k, "")[-90:])
            for k, v in alone_op.most_common(12)]
@@ -82,7 +87,8 @@ def profile(fields, calls=8, warm=3):
                 images_per_s_traced=round(calls * K * B / wall, 1), ms_per_call=round(n / 1e3 / calls, 1),
                 share_of_time_by_busy_threads={str(i): round(float(x), 3) for i, x in enumerate(busy_share)},
                 busy_ms_per_call={k: per_call(v) for k, v in busy.most_common()},
-                alone_ms_per_call={k: per_call(v) for k, v in alone.most_common()}, top_alone_ops=top)
+                alone_ms_per_call={k: per_call(v) for k, v in alone.most_common()},
+                other_busy_ms_per_call_by_primitive={k: per_call(v) for k, v in other.most_common(10)}, top_alone_ops=top)
 
 
 def main(argv=None):
@@ -97,6 +103,7 @@ def main(argv=None):
     print(f"{r['images_per_s_traced']} img/s traced, {r['ms_per_call']} ms per call; share of time with 0/1/2.. threads busy: "
           + " / ".join(f"{v:.0%}" for v in sh.values()))
     for k, v in r["busy_ms_per_call"].items(): print(f"  {k:22s} busy {v:7.1f} ms/call, alone {r['alone_ms_per_call'].get(k, 0):6.1f}")
+    print("  other, by primitive:", ", ".join(f"{k} {v:.1f}" for k, v in r["other_busy_ms_per_call_by_primitive"].items()))
     write(a.out, dict(command="python bench/cpu_profile.py " + " ".join(sys.argv[1:] if argv is None else argv), **r))
 
 
