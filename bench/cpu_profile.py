@@ -14,14 +14,16 @@ generation, forward convolution, gradient convolution, or other. It reports:
 
 Tracing slows the step by ~10%: images/s here are for the traced calls; `bench/cpu_wall.py` measures speed.
 """
-import os
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
-import argparse, collections, glob, gzip, json, re, sys, tempfile, time
+import os, tempfile
+DUMP = tempfile.mkdtemp()      # XLA writes the compiled step's HLO here: it names the operations the trace shows
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true"
+                           f" --xla_dump_to={DUMP} --xla_dump_hlo_as_text --xla_dump_hlo_module_re=step_fn").strip()
+import argparse, collections, glob, gzip, json, re, shutil, sys, time
 from pathlib import Path
 import numpy as np
 import jax, jax.numpy as jnp
 from common import write
-from squiggles_nb.train import recipe_config, init_state, make_mesh, _compiled_step, _key_config, _hyper
+from squiggles_nb.train import recipe_config, init_state, make_mesh, train_step
 
 WRAPPERS = re.compile(r"^(ThunkExecutor|PjitFunction|CommonPjRt|SlinkyThreadPool|ThreadpoolListener|Wait for|end: |\$)")
 KINDS = (("data generation", re.compile(r"while/body|_render|_raw_curve|_labels|pure_callback|jit\(_chunk|make_batch")),
@@ -47,23 +49,25 @@ def op_names(hlo_text):
 def profile(fields, calls=8, warm=3):
     cfg = recipe_config("cpu", **fields)
     mesh = make_mesh(None)
-    fn = _compiled_step(_key_config(cfg), mesh)[0]
-    hyper = _hyper(cfg)
+    fn = train_step(cfg, mesh)
     st = init_state(cfg, mesh)
     s = [st.params, st.rest, st.opt_state]
-    names = op_names(fn.lower(*s, jnp.uint32(0), hyper).compile().as_text())
     K, B = cfg.block_steps, cfg.batch_size
     for i in range(warm):
-        p, r, o, m = fn(*s, jnp.uint32(i * K), hyper); s[:] = [p, r, o]
+        p, r, o, m = fn(*s, jnp.uint32(i * K)); s[:] = [p, r, o]
     jax.block_until_ready(m)
+    dumps = sorted(glob.glob(f"{DUMP}/*jit_step_fn*cpu_after_optimizations.txt"))
+    if len(dumps) != 1: raise RuntimeError(f"expected one compiled step in {DUMP}, found {len(dumps)}")
+    names = op_names(Path(dumps[0]).read_text())
     tmp = tempfile.mkdtemp()
     with jax.profiler.trace(tmp, create_perfetto_trace=True):
         t = time.perf_counter()
         for i in range(calls):
-            p, r, o, m = fn(*s, jnp.uint32((warm + i) * K), hyper); s[:] = [p, r, o]
+            p, r, o, m = fn(*s, jnp.uint32((warm + i) * K)); s[:] = [p, r, o]
         jax.block_until_ready(m)
         wall = time.perf_counter() - t
     d = json.load(gzip.open(sorted(glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz"))[-1]))
+    shutil.rmtree(tmp, ignore_errors=True)
     ev = d["traceEvents"] if isinstance(d, dict) else d
     threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev if e.get("ph") == "M" and e.get("name") == "thread_name"}
     xs = [e for e in ev if e.get("ph") == "X"]
@@ -98,7 +102,8 @@ def main(argv=None):
     ap.add_argument("--out", default="cpu_profile.json", help="result file name under bench/results")
     a = ap.parse_args(argv)
     if a.calls < 1: ap.error("--calls must be >= 1")
-    r = profile(a.fields, a.calls)
+    try: r = profile(a.fields, a.calls)
+    finally: shutil.rmtree(DUMP, ignore_errors=True)
     sh = r["share_of_time_by_busy_threads"]
     print(f"{r['images_per_s_traced']} img/s traced, {r['ms_per_call']} ms per call; share of time with 0/1/2.. threads busy: "
           + " / ".join(f"{v:.0%}" for v in sh.values()))
