@@ -5,7 +5,8 @@ block, `block_steps` optimizer steps) with `jax.profiler`, and reads back every 
 ran. Each operation is put in a kind by the JAX call that made it (its `op_name` in the compiled HLO): data
 generation, forward convolution, gradient convolution, or other. It reports:
 
-- the share of each call's wall time during which 0, 1, 2, ... worker threads were running an operation;
+- the share of the traced calls' wall time (first operation to last) during which 0, 1, 2, ... worker threads were
+  running an operation;
 - the threads' busy time by kind, and the time each kind ran while no other thread had work ("alone");
 - the operations that ran alone the longest, and the "other" kind's busy time by JAX primitive.
 
