@@ -101,9 +101,10 @@ def main(argv=None):
     ap.add_argument("--fields", type=json.loads, default={}, help="TrainConfig fields over the cpu recipe, as JSON")
     ap.add_argument("--calls", type=int, default=8, help="traced calls of the step")
     ap.add_argument("--out", default="cpu_profile.json", help="result file name under bench/results")
-    a = ap.parse_args(argv)
-    if a.calls < 1: ap.error("--calls must be >= 1")
-    try: r = profile(a.fields, a.calls)
+    try:                                      # the HLO dump folder goes whatever happens, a refused argument included
+        a = ap.parse_args(argv)
+        if a.calls < 1: ap.error("--calls must be >= 1")
+        r = profile(a.fields, a.calls)
     finally: shutil.rmtree(DUMP, ignore_errors=True)
     sh = r["share_of_time_by_busy_threads"]
     print(f"{r['images_per_s_traced']} img/s traced, {r['ms_per_call']} ms per call; share of time with 0/1/2.. threads busy: "
